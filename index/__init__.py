@@ -1,0 +1,1 @@
+"""Storage: embeddings, the FAISS dense index, the lexical index and the article store."""

@@ -1,0 +1,494 @@
+"""The default index backend: SQLite article store + FAISS dense index + FTS5 BM25.
+
+Consistency model (see also :mod:`index.store` and :mod:`index.dense`):
+
+- One writer at a time, by a file lock (filelock) on ``<data_dir>/write.lock``.
+- Every add, update or removal commits in one SQLite transaction (articles, chunk offsets,
+  vectors and lexical rows together), so a crash or ``kill -9`` leaves the previous or
+  the new state: an article is wholly present or wholly absent.
+- FAISS is derived from the stored vectors. It is loaded from the latest snapshot and
+  brought up to date by replaying the chunks and tombstones of later generations, so
+  readers (the web app) keep serving their state while a writer adds, and
+  :meth:`Archive.refresh` picks up the new state without a restart or a full reload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from config.settings import Settings
+from corpus.article import Article
+from corpus.chunking import Chunker
+from corpus.loaders import LoadResult
+from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
+                        Stats)
+from index.dense import DenseIndex, choose_type
+from index.embedder import Embedder
+from index.store import SCHEMA_VERSION, ArticleStore
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "byline.sqlite"
+LOCK_FILE = "write.lock"
+# Articles embedded and committed together while adding: large enough to keep the model
+# busy with full batches, small enough that an interrupted add loses little work.
+ADD_BATCH_ARTICLES = 32
+
+
+class Archive:
+    """An archive of articles in one data directory, searchable densely and lexically.
+
+    Construct with :meth:`open`. ``embedder`` is created from settings when not given and
+    loads its model only when something needs embeddings. Methods are thread-safe for
+    readers; writes take the inter-process write lock.
+    """
+
+    def __init__(self, settings: Settings, data_dir: Path, store: ArticleStore,
+                 embedder: Embedder | None) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.store = store
+        self._embedder = embedder
+        self._chunker: Chunker | None = None
+        self._dense: DenseIndex | None = None
+        self._dense_generation = -1
+        self._dense_lock = threading.RLock()
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings, *, data_dir: Path | str | None = None,
+             embedder: Embedder | None = None, create: bool = True,
+             check_embedder: bool = True) -> "Archive":
+        """Open (and with ``create`` make) the archive in ``data_dir`` (default: settings).
+
+        Raises :class:`ArchiveError` when the folder is missing (``create=False``), not
+        writable for a new archive, of a newer schema, or built with another embedding
+        model (unless ``check_embedder`` is False, as for ``rebuild``).
+        """
+        path = Path(data_dir or settings.data_dir).expanduser()
+        store_path = path / STORE_FILE
+        if not store_path.exists():
+            if not create:
+                raise ArchiveError(f"no Byline index in {path} (add articles first: byline add ...)")
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ArchiveError(f"cannot create data dir {path}: {exc.strerror}") from None
+        store = ArticleStore(store_path)
+        if not store_path.exists():
+            with cls._write_lock_for(path):
+                store.create_schema()
+        meta = store.meta()
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{store_path} has schema version {version}, newer than this Byline ({SCHEMA_VERSION}): upgrade Byline")
+        if version < SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{store_path} has old schema version {version}: run `byline rebuild` to migrate it")
+        archive = cls(settings, path, store, embedder)
+        if check_embedder and meta.get("embedder_fingerprint"):
+            current = archive.embedder.fingerprint
+            if meta["embedder_fingerprint"] != current:
+                raise ArchiveError(
+                    f"the index in {path} was built with embedding model {meta.get('embedder_name')} "
+                    f"({meta['embedder_fingerprint']}), but the configured model is "
+                    f"{archive.embedder.name} ({current}): run `byline rebuild` to re-embed")
+        return archive
+
+    @staticmethod
+    def _write_lock_for(path: Path):  # noqa: ANN205
+        from filelock import FileLock
+
+        return FileLock(str(path / LOCK_FILE))
+
+    @contextlib.contextmanager
+    def write_lock(self, wait_message: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the inter-process write lock (waits for another writer to finish)."""
+        from filelock import Timeout
+
+        lock = self._write_lock_for(self.data_dir)
+        try:
+            lock.acquire(timeout=0.05)
+        except Timeout:
+            if wait_message:
+                wait_message()
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- components --------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder (created from settings on first use; loads the model lazily)."""
+        if self._embedder is None:
+            cfg = self.settings.embedding
+            self._embedder = Embedder(cfg.model_path or None, batch_size=cfg.batch_size, device=cfg.device)
+        return self._embedder
+
+    @property
+    def chunker(self) -> Chunker:
+        """The chunker, sized by the embedder's tokenizer and ``max_seq_length``."""
+        if self._chunker is None:
+            cfg = self.settings.chunking
+            limit = self.embedder.max_seq_length - 2
+            self._chunker = Chunker(self.embedder.tokenizer, chunk_tokens=min(cfg.chunk_tokens, limit),
+                                    overlap_tokens=min(cfg.overlap_tokens, min(cfg.chunk_tokens, limit) - 1),
+                                    max_tokens=limit)
+        return self._chunker
+
+    def _dimension(self) -> int:
+        meta = self.store.meta()
+        if "dimension" in meta:
+            return int(meta["dimension"])
+        return self.embedder.dimension
+
+    def _new_dense(self, chunks: int) -> DenseIndex:
+        cfg = self.settings.index
+        return DenseIndex(self._dimension(), choose_type(cfg.faiss_type, chunks), hnsw_m=cfg.hnsw_m,
+                          ef_search=cfg.hnsw_ef_search, ivf_nlist=cfg.ivf_nlist, ivf_nprobe=cfg.ivf_nprobe)
+
+    def dense(self) -> DenseIndex:
+        """The FAISS index, loaded on first use and brought up to date (see :meth:`refresh`)."""
+        with self._dense_lock:
+            if self._dense is None:
+                self._load_dense()
+            else:
+                self.refresh()
+            assert self._dense is not None
+            return self._dense
+
+    def _load_dense(self) -> None:
+        meta = self.store.meta()
+        generation = int(meta.get("generation", 0))
+        total = self.store.counts()["chunks"]
+        dense = self._new_dense(total)
+        snapshot = meta.get("dense_snapshot")
+        loaded_generation = -1
+        if snapshot:
+            try:
+                dense.load(self.data_dir / snapshot)
+                loaded_generation = int(meta.get("dense_snapshot_generation", -1))
+            except (ValueError, OSError) as exc:
+                log.warning("FAISS snapshot not used (%s); rebuilding it from stored vectors", exc)
+        if loaded_generation < 0:
+            dense.build(self.store.vectors(dense.dimension))
+            loaded_generation = generation
+        else:
+            self._replay(dense, loaded_generation)
+        self._dense = dense
+        self._dense_generation = max(loaded_generation, generation)
+
+    def _replay(self, dense: DenseIndex, since: int) -> None:
+        dense.remove(self.store.tombstones_since(since))
+        for ids, vectors in self.store.vectors(dense.dimension, since):
+            dense.remove(ids)
+            dense.add(ids, vectors)
+
+    def refresh(self) -> bool:
+        """Catch up with changes committed by any process since this one last looked.
+
+        Cheap when nothing changed (one SQLite read). Returns True if something changed.
+        """
+        with self._dense_lock:
+            generation = self.store.generation()
+            if self._dense is None or generation == self._dense_generation:
+                return False
+            self._replay(self._dense, self._dense_generation)
+            self._dense_generation = generation
+            return True
+
+    # -- writing ---------------------------------------------------------------------------------
+    def add(self, articles: Iterable[Article | LoadResult], *, progress: bool = False,
+            on_result: Callable[[AddResult], None] | None = None) -> list[AddResult]:
+        """Add articles (or loader results, whose rejections are passed through).
+
+        Per article: ``added``; ``unchanged`` when the same id holds the same content;
+        ``updated`` when the same id holds other content (its chunks are replaced);
+        ``rejected`` with a reason. Two different articles with one id in the same call:
+        the later one is rejected. Commits every :data:`ADD_BATCH_ARTICLES` articles, each
+        article wholly or not at all.
+        """
+        results: list[AddResult] = []
+
+        def emit(result: AddResult) -> None:
+            results.append(result)
+            if on_result:
+                on_result(result)
+
+        seen: dict[str, tuple[str, str]] = {}
+        batch: list[tuple[str, Article]] = []
+        bar = _progress(progress)
+        with self.write_lock(lambda: log.warning("waiting for another writer to finish...")):
+            for item in articles:
+                if isinstance(item, LoadResult):
+                    if item.article is None:
+                        emit(AddResult(item.where, None, "rejected", reason=item.reason))
+                        continue
+                    where, article = item.where, item.article
+                else:
+                    where, article = article_where(item), item
+                if article.id in seen:
+                    first_hash, first_where = seen[article.id]
+                    if first_hash == article.content_hash:
+                        emit(AddResult(where, article.id, "unchanged"))
+                    else:
+                        emit(AddResult(where, article.id, "rejected",
+                                       reason=f"{where}: duplicate id {article.id!r} with different content "
+                                              f"in this batch (first from {first_where})"))
+                    continue
+                seen[article.id] = (article.content_hash, where)
+                batch.append((where, article))
+                if len(batch) >= ADD_BATCH_ARTICLES:
+                    self._add_batch(batch, emit, bar)
+                    batch = []
+            if batch:
+                self._add_batch(batch, emit, bar)
+            self._maybe_snapshot()
+        if bar is not None:
+            bar.close()
+        return results
+
+    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
+        stored = self.store.content_hashes([a.id for _, a in batch])
+        todo: list[tuple[str, Article, str]] = []
+        for where, article in batch:
+            if stored.get(article.id) == article.content_hash:
+                emit(AddResult(where, article.id, "unchanged"))
+            else:
+                todo.append((where, article, "updated" if article.id in stored else "added"))
+        if not todo:
+            if bar is not None:
+                bar.update(len(batch))
+            return
+        spans: list[list[tuple[int, int, int]]] = []
+        texts: list[str] = []
+        for _, article, _ in todo:
+            chunks = self.chunker.split(article.text)
+            spans.append([(c.index, c.start, c.end) for c in chunks])
+            texts.extend(c.text for c in chunks)
+        vectors = self.embedder.embed(texts)
+        with self.store.transaction() as conn:
+            generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
+            self._stamp_embedder(conn)
+            offset = 0
+            for (where, article, status), article_spans in zip(todo, spans):
+                added_at = ArticleStore.added_at(conn, article.id)
+                if status == "updated":
+                    ArticleStore.delete_article(conn, article.id, generation)
+                n = len(article_spans)
+                ArticleStore.insert_article(conn, article, article_spans, vectors[offset:offset + n],
+                                            generation, added_at)
+                offset += n
+            ArticleStore.set_meta(conn, "generation", generation)
+        for (where, article, status), article_spans in zip(todo, spans):
+            emit(AddResult(where, article.id, status, len(article_spans)))
+        if bar is not None:
+            bar.update(len(batch))
+
+    def _stamp_embedder(self, conn) -> None:  # noqa: ANN001
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if "embedder_fingerprint" not in meta:
+            ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
+            ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
+            ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Remove articles from every index; returns the ids that were present."""
+        removed: list[str] = []
+        with self.write_lock():
+            with self.store.transaction() as conn:
+                generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
+                for article_id in dict.fromkeys(article_ids):
+                    if conn.execute("SELECT 1 FROM articles WHERE id=?", (article_id,)).fetchone():
+                        ArticleStore.delete_article(conn, article_id, generation)
+                        removed.append(article_id)
+                if removed:
+                    ArticleStore.set_meta(conn, "generation", generation)
+            self._maybe_snapshot()
+        return removed
+
+    def _maybe_snapshot(self, force: bool = False) -> None:
+        """Write a FAISS snapshot when enough changed since the last one (under the lock)."""
+        meta = self.store.meta()
+        generation = int(meta.get("generation", 0))
+        snap_generation = int(meta.get("dense_snapshot_generation", -1))
+        if snap_generation == generation and not force:
+            return
+        conn = self.store.connect()
+        total = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        changed = (conn.execute("SELECT count(*) FROM chunks WHERE generation > ?", (snap_generation,)).fetchone()[0]
+                   + conn.execute("SELECT count(*) FROM tombstones WHERE generation > ?", (snap_generation,)).fetchone()[0])
+        cfg = self.settings.index
+        if not force and changed < max(cfg.snapshot_min_chunks, cfg.snapshot_every_fraction * total):
+            return
+        self.write_snapshot()
+
+    def write_snapshot(self) -> Path:
+        """Write the current FAISS index as a snapshot and record it (under the write lock)."""
+        dense = self.dense()
+        generation = self._dense_generation
+        name = f"dense-{generation}-{dense.faiss_type}.faiss"
+        path = self.data_dir / name
+        dense.save(path)
+        old = self.store.meta().get("dense_snapshot")
+        with self.store.transaction() as conn:
+            ArticleStore.set_meta(conn, "dense_snapshot", name)
+            ArticleStore.set_meta(conn, "dense_snapshot_generation", generation)
+        for stale in self.data_dir.glob("dense-*.faiss*"):
+            if stale.name != name and (stale.name == old or stale.suffix in {".faiss", ".tmp"}):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+        return path
+
+    def rebuild(self, *, progress: bool = False) -> int:
+        """Re-chunk and re-embed every article with the configured model, in one
+        transaction, and write a fresh FAISS snapshot. Returns the number of chunks."""
+        with self.write_lock():
+            articles = list(self.store.iter_articles())
+            spans: list[list[tuple[int, int, int]]] = []
+            texts: list[str] = []
+            for article in articles:
+                chunks = self.chunker.split(article.text)
+                spans.append([(c.index, c.start, c.end) for c in chunks])
+                texts.extend(c.text for c in chunks)
+            vectors = self.embedder.embed(texts, show_progress=progress)
+            with self.store.transaction() as conn:
+                generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
+                added = {a.id: ArticleStore.added_at(conn, a.id) for a in articles}
+                for article in articles:
+                    ArticleStore.delete_article(conn, article.id, generation)
+                # Remove orphans a damaged store may hold, then re-insert everything.
+                conn.execute("INSERT OR REPLACE INTO tombstones SELECT id, ? FROM chunks", (generation,))
+                conn.execute("DELETE FROM chunks")
+                conn.execute("DELETE FROM chunks_fts")
+                offset = 0
+                for article, article_spans in zip(articles, spans):
+                    n = len(article_spans)
+                    ArticleStore.insert_article(conn, article, article_spans, vectors[offset:offset + n],
+                                                generation, added[article.id])
+                    offset += n
+                ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
+                ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
+                ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)
+                ArticleStore.set_meta(conn, "generation", generation)
+                conn.execute("DELETE FROM meta WHERE key IN ('dense_snapshot', 'dense_snapshot_generation')")
+            with self._dense_lock:
+                self._dense = None
+            self.write_snapshot()
+            return len(texts)
+
+    # -- reading ------------------------------------------------------------------------------------
+    def get(self, article_id: str) -> Article | None:
+        """The stored article, or None."""
+        return self.store.get(article_id)
+
+    def list_articles(self) -> list[ArticleSummary]:
+        """Every article's metadata, newest first."""
+        return self.store.summaries()
+
+    def texts(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """``{article_id: text}`` for stored articles among ``article_ids``."""
+        return self.store.texts(article_ids)
+
+    def count(self) -> int:
+        """Number of chunks."""
+        return self.store.counts()["chunks"]
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """Live chunk records by id (removed ones are absent)."""
+        return self.store.chunks(chunk_ids)
+
+    def dense_search(self, vector: np.ndarray, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` ``(chunk_id, cosine)`` for a query embedding ``(dimension,)``."""
+        dense = self.dense()
+        allowed = self.store.filtered_chunk_ids(filters) if filters is not None and filters.active else None
+        return dense.search(vector, k, allowed)
+
+    def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` ``(chunk_id, bm25)`` for a text query (FTS5 BM25)."""
+        return self.store.lexical_search(query, k, filters)
+
+    def sources(self) -> dict[str, int]:
+        """``{outlet: article count}``."""
+        rows = self.store.connect().execute(
+            "SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC")
+        return {r[0]: r[1] for r in rows}
+
+    def stats(self) -> Stats:
+        """Counts, model and disk use of this archive."""
+        counts = self.store.counts()
+        meta = self.store.meta()
+        dense = self.dense() if counts["chunks"] else None
+        disk = sum(p.stat().st_size for p in self.data_dir.iterdir() if p.is_file())
+        return Stats(articles=counts["articles"], chunks=counts["chunks"],
+                     dense_vectors=dense.ntotal if dense else 0, lexical_rows=counts["lexical"],
+                     generation=int(meta.get("generation", 0)),
+                     embedder=meta.get("embedder_name", self.embedder.name if counts["chunks"] else ""),
+                     dimension=int(meta.get("dimension", 0)),
+                     faiss_type=dense.faiss_type if dense else choose_type(self.settings.index.faiss_type, 0),
+                     data_dir=str(self.data_dir), disk_bytes=disk, sources=self.sources())
+
+    def verify(self) -> list[str]:
+        """Check that SQLite, FTS5 and FAISS agree; returns the problems (empty = healthy).
+
+        Checks: SQLite integrity; the embedder fingerprint; chunk, lexical and FAISS
+        counts and id sets; every chunk's offsets lie inside its article and its lexical
+        text equals ``article.text[start:end]``; per-article chunk counts.
+        """
+        problems: list[str] = []
+        conn = self.store.connect()
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if integrity != "ok":
+            problems.append(f"SQLite integrity check failed: {integrity}")
+        meta = self.store.meta()
+        counts = self.store.counts()
+        if counts["chunks"] and meta.get("embedder_fingerprint") != self.embedder.fingerprint:
+            problems.append(f"embedder mismatch: index {meta.get('embedder_fingerprint')}, configured "
+                            f"{self.embedder.fingerprint}")
+        if counts["lexical"] != counts["chunks"]:
+            problems.append(f"lexical index has {counts['lexical']} rows for {counts['chunks']} chunks")
+        if counts["declared_chunks"] != counts["chunks"]:
+            problems.append(f"articles declare {counts['declared_chunks']} chunks, store holds {counts['chunks']}")
+        bad = conn.execute(
+            "SELECT c.id, c.article_id FROM chunks c LEFT JOIN articles a ON a.id = c.article_id "
+            "LEFT JOIN chunks_fts f ON f.rowid = c.id WHERE a.id IS NULL OR c.start < 0 OR c.end > length(a.text) "
+            "OR c.start >= c.end OR f.text IS NULL OR f.text != substr(a.text, c.start + 1, c.end - c.start) LIMIT 5"
+        ).fetchall()
+        for chunk_id, article_id in bad:
+            problems.append(f"chunk {chunk_id} of article {article_id!r}: offsets or lexical text disagree with the article")
+        if counts["chunks"] and meta.get("dimension"):
+            with self._dense_lock:
+                self._dense = None
+                try:
+                    dense = self.dense()
+                except Exception as exc:  # noqa: BLE001 - report any FAISS failure
+                    problems.append(f"FAISS index cannot be loaded: {exc}")
+                    return problems
+            ids = dense.ids()
+            stored = self.store.chunk_ids()
+            if len(ids) != len(stored) or not np.array_equal(ids, stored):
+                problems.append(f"FAISS holds {len(ids)} vectors, the store {len(stored)} chunks "
+                                f"({len(np.setdiff1d(ids, stored))} extra, {len(np.setdiff1d(stored, ids))} missing)")
+        return problems
+
+
+def article_where(article: Article) -> str:
+    """A label for an article passed without a loader: its URL or id."""
+    return article.url or article.id
+
+
+def _progress(enabled: bool):  # noqa: ANN202 - a tqdm bar or None
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit="article", desc="adding", leave=False)

@@ -1,0 +1,348 @@
+"""The article store: articles, chunks (offsets and vectors), an FTS5 lexical index and
+index metadata, in one SQLite database in WAL mode.
+
+SQLite is the source of truth and the commit point of every change: one transaction adds
+or replaces an article with all its chunks, vectors and lexical rows, so a crash leaves
+the previous or the new state. The FAISS index is derived from the vectors stored here
+(see :mod:`index.dense`). Each committed change bumps ``generation``; chunks carry the
+generation that added them and removed chunk ids are kept in ``tombstones``, so a reader
+holding FAISS at generation g catches up by replaying what came after g.
+
+Lexical search is SQLite FTS5's ``bm25()`` (Robertson-Sparck Jones BM25, k1=1.2, b=0.75)
+over Porter-stemmed ``unicode61`` tokens: it is transactional with the rest of the store
+and incremental, which is what lets one article be added to a large archive in about a
+second. Suits archives up to a few million chunks on one machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from corpus.article import Article
+from index.base import ArticleSummary, ArchiveError, ChunkRecord, SearchFilters
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    url TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    source TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    added_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles (source COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles (id),
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
+CREATE INDEX IF NOT EXISTS chunks_generation ON chunks (generation);
+CREATE TABLE IF NOT EXISTS tombstones (chunk_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_generation ON tombstones (generation);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+    text, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def _stopwords() -> frozenset[str]:
+    try:
+        from bm25s.stopwords import STOPWORDS_EN
+
+        return frozenset(STOPWORDS_EN)
+    except ImportError:  # pragma: no cover
+        return frozenset({"the", "a", "an", "of", "to", "in", "and", "or", "is", "was", "who", "what"})
+
+
+STOPWORDS = _stopwords()
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 OR-query of the content words of ``text`` (stop words from bm25s dropped,
+    each term quoted so that FTS5 syntax in user text is inert). None if nothing is left."""
+    terms: list[str] = []
+    seen: set[str] = set()
+    for token in _TOKEN.findall(text.lower()):
+        if token in STOPWORDS or token in seen or (len(token) == 1 and not token.isdigit()):
+            continue
+        seen.add(token)
+        terms.append('"' + token.replace('"', "") + '"')
+    return " OR ".join(terms) if terms else None
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+class ArticleStore:
+    """SQLite access for one data directory. Thread-safe: each thread gets its own
+    connection; write methods must be called under the archive's write lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    # -- connections ---------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        """This thread's connection (created on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise ArchiveError(f"cannot open the article store {self.path}: {exc}") from None
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def create_schema(self) -> None:
+        """Create tables if missing and stamp the schema version."""
+        conn = self.connect()
+        conn.executescript(_SCHEMA)
+        with self.transaction() as tx:
+            tx.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            tx.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+
+    def transaction(self) -> "ArticleStore._Tx":
+        """``with store.transaction() as conn:`` one atomic write (BEGIN IMMEDIATE)."""
+        return ArticleStore._Tx(self.connect())
+
+    # -- metadata --------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        """All metadata keys (schema_version, generation, embedder, dimension, snapshot...)."""
+        return dict(self.connect().execute("SELECT key, value FROM meta").fetchall())
+
+    def generation(self) -> int:
+        """The generation of the last committed change."""
+        row = self.connect().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
+        """Set one metadata key inside a transaction."""
+        conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                      (key, str(value)))
+
+    # -- articles ----------------------------------------------------------------------
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """``{id: content_hash}`` for those of ``ids`` that are stored."""
+        out: dict[str, str] = {}
+        conn = self.connect()
+        for start in range(0, len(ids), 500):
+            part = list(ids[start:start + 500])
+            marks = ",".join("?" * len(part))
+            out.update(conn.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", part))
+        return out
+
+    def get(self, article_id: str) -> Article | None:
+        """The stored article, or None."""
+        row = self.connect().execute(
+            "SELECT id, title, text, url, published, source, content_hash FROM articles WHERE id=?",
+            (article_id,)).fetchone()
+        if row is None:
+            return None
+        return Article(id=row[0], title=row[1], text=row[2], url=row[3], published=_date(row[4]),
+                       source=row[5], content_hash=row[6])
+
+    def texts(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """``{id: text}`` of the stored ones among ``article_ids``."""
+        ids = list(dict.fromkeys(article_ids))
+        out: dict[str, str] = {}
+        conn = self.connect()
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            out.update(conn.execute(f"SELECT id, text FROM articles WHERE id IN ({marks})", part))
+        return out
+
+    def summaries(self, article_ids: Sequence[str] | None = None) -> list[ArticleSummary]:
+        """Metadata of all articles (or of ``article_ids``), newest first."""
+        sql = ("SELECT id, title, url, published, source, chunk_count, length(text) FROM articles")
+        params: list[object] = []
+        if article_ids is not None:
+            sql += f" WHERE id IN ({','.join('?' * len(article_ids))})"
+            params = list(article_ids)
+        sql += " ORDER BY published DESC, id"
+        return [ArticleSummary(r[0], r[1], r[2], _date(r[3]), r[4], r[5], r[6])
+                for r in self.connect().execute(sql, params)]
+
+    def iter_articles(self) -> Iterator[Article]:
+        """Every stored article (for rebuilds)."""
+        conn = self.connect()
+        ids = [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")]
+        for article_id in ids:
+            article = self.get(article_id)
+            if article is not None:
+                yield article
+
+    # -- writes (inside a transaction) ----------------------------------------------------
+    @staticmethod
+    def delete_article(conn: sqlite3.Connection, article_id: str, generation: int) -> list[int]:
+        """Delete an article, its chunks and lexical rows; tombstone the chunk ids."""
+        chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id=?", (article_id,))]
+        conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
+                         [(cid, generation) for cid in chunk_ids])
+        conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(cid,) for cid in chunk_ids])
+        conn.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
+        conn.execute("DELETE FROM articles WHERE id=?", (article_id,))
+        return chunk_ids
+
+    @staticmethod
+    def insert_article(conn: sqlite3.Connection, article: Article, spans: Sequence[tuple[int, int, int]],
+                       vectors: np.ndarray, generation: int, added_at: float | None = None) -> list[int]:
+        """Insert an article with its chunks (``(index, start, end)``), vectors
+        (float32 ``(len(spans), dim)``) and lexical rows; returns the new chunk ids."""
+        now = time.time()
+        conn.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (article.id, article.title, article.text, article.url,
+             article.published.isoformat() if article.published else None, article.source,
+             article.content_hash, len(spans), added_at or now, now))
+        ids = []
+        for (index, start, end), vector in zip(spans, vectors):
+            cur = conn.execute(
+                "INSERT INTO chunks (article_id, idx, start, end, generation, vector) VALUES (?, ?, ?, ?, ?, ?)",
+                (article.id, index, start, end, generation, np.asarray(vector, dtype=np.float32).tobytes()))
+            chunk_id = int(cur.lastrowid)
+            conn.execute("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)",
+                         (chunk_id, article.text[start:end]))
+            ids.append(chunk_id)
+        return ids
+
+    @staticmethod
+    def added_at(conn: sqlite3.Connection, article_id: str) -> float | None:
+        """When an article was first added (unix seconds), or None."""
+        row = conn.execute("SELECT added_at FROM articles WHERE id=?", (article_id,)).fetchone()
+        return float(row[0]) if row else None
+
+    # -- reads for the dense index -----------------------------------------------------
+    def vectors(self, dimension: int, since_generation: int = -1,
+                batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(ids int64 (n,), vectors float32 (n, dimension))`` of chunks added after
+        ``since_generation`` (all chunks with the default), in batches."""
+        cur = self.connect().execute(
+            "SELECT id, vector FROM chunks WHERE generation > ? ORDER BY id", (since_generation,))
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
+            yield ids, vecs
+
+    def tombstones_since(self, generation: int) -> np.ndarray:
+        """Chunk ids removed after ``generation`` (int64)."""
+        rows = self.connect().execute("SELECT chunk_id FROM tombstones WHERE generation > ?", (generation,))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def chunk_ids(self) -> np.ndarray:
+        """All live chunk ids, sorted (int64)."""
+        return np.fromiter((r[0] for r in self.connect().execute("SELECT id FROM chunks ORDER BY id")),
+                           dtype=np.int64)
+
+    def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
+        """Chunk ids of articles that pass ``filters`` (int64)."""
+        where, params = self._filter_sql(filters)
+        sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
+        return np.fromiter((r[0] for r in self.connect().execute(sql, params)), dtype=np.int64)
+
+    @staticmethod
+    def _filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
+        clauses, params = ["1"], []
+        if filters is not None:
+            if filters.source:
+                clauses.append("a.source = ? COLLATE NOCASE")
+                params.append(filters.source)
+            if filters.since:
+                clauses.append("a.published >= ?")
+                params.append(filters.since.isoformat())
+            if filters.until:
+                clauses.append("a.published <= ?")
+                params.append(filters.until.isoformat())
+        return " AND ".join(clauses), params
+
+    # -- lexical search ------------------------------------------------------------------
+    def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` ``(chunk_id, bm25)`` by FTS5 BM25 (score negated: higher is better)."""
+        match = fts_query(query)
+        if match is None or k <= 0:
+            return []
+        conn = self.connect()
+        if filters is None or not filters.active:
+            sql = ("SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+                   "ORDER BY bm25(chunks_fts) LIMIT ?")
+            return [(int(r[0]), float(r[1])) for r in conn.execute(sql, (match, k))]
+        where, params = self._filter_sql(filters)
+        sql = ("SELECT f.rowid, -bm25(chunks_fts) FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
+               f"JOIN articles a ON a.id = c.article_id WHERE chunks_fts MATCH ? AND {where} "
+               "ORDER BY bm25(chunks_fts) LIMIT ?")
+        return [(int(r[0]), float(r[1])) for r in conn.execute(sql, [match, *params, k])]
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """``{chunk_id: ChunkRecord}`` for the live ones among ``chunk_ids``; the text is
+        cut from the article text by offsets, so it is exact by construction."""
+        ids = [int(c) for c in chunk_ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.connect().execute(
+            f"SELECT c.id, c.article_id, c.idx, c.start, c.end, substr(a.text, c.start + 1, c.end - c.start) "
+            f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})", ids)
+        return {int(r[0]): ChunkRecord(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows}
+
+    def counts(self) -> dict[str, int]:
+        """Row counts: articles, chunks, lexical rows, sum of articles' chunk_count."""
+        conn = self.connect()
+        return {
+            "articles": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
+            "chunks": conn.execute("SELECT count(*) FROM chunks").fetchone()[0],
+            "lexical": conn.execute("SELECT count(*) FROM chunks_fts").fetchone()[0],
+            "declared_chunks": conn.execute("SELECT coalesce(sum(chunk_count), 0) FROM articles").fetchone()[0],
+        }

@@ -1,0 +1,1 @@
+"""Finding passages and building answers with exact-span citations."""
