@@ -232,6 +232,158 @@ def rebuild() -> None:
     typer.echo(f"rebuilt: {len(archive.list_articles())} articles, {chunks} chunks")
 
 
+def _filters(source: Optional[str], since: Optional[str], until: Optional[str]):  # noqa: ANN202
+    from index.base import SearchFilters
+
+    try:
+        return SearchFilters.from_mapping({"source": source, "since": since, "until": until})
+    except ValueError as exc:
+        _fail(str(exc).replace("filters.", "--"), 2)
+
+
+def _print_answer(answer) -> None:  # noqa: ANN001
+    typer.echo(answer.text)
+    for c in answer.citations:
+        typer.echo(f"  [{c.n}] {c.title} ({c.article_id}, chars {c.start}-{c.end})")
+    if not answer.abstained:
+        typer.echo(f"  confidence {answer.confidence:.2f}")
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="The question."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer object as JSON."),
+    k: Optional[int] = typer.Option(None, "--k", min=1, help="Passages to retrieve (default: settings)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Only articles of this outlet."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only articles published on or after YYYY-MM-DD."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only articles published on or before YYYY-MM-DD."),
+) -> None:
+    """Answer a question from the archive, with citations of exact article spans."""
+    from retrieval.pipeline import QAPipeline
+
+    filters = _filters(source, since, until)
+    archive = open_archive()
+    pipeline = QAPipeline(archive, archive.settings)
+    try:
+        answer = pipeline.ask(question, filters=filters, k=k)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+def chat(
+    source: Optional[str] = typer.Option(None, "--source", help="Only articles of this outlet."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only articles published on or after YYYY-MM-DD."),
+    until: Optional[str] = typer.Option(None, "--until", help="Only articles published on or before YYYY-MM-DD."),
+) -> None:
+    """An interactive multi-turn prompt; follow-up questions use the conversation.
+    Type /new to start a new conversation, /quit (or Ctrl-D) to leave."""
+    from retrieval.pipeline import QAPipeline
+
+    filters = _filters(source, since, until)
+    archive = open_archive()
+    pipeline = QAPipeline(archive, archive.settings)
+    history: list[tuple[str, str]] = []
+    typer.echo("Ask about the archive. /new starts over, /quit leaves.", err=True)
+    while True:
+        try:
+            question = input("? ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo("", err=True)
+            return
+        if not question:
+            continue
+        if question in {"/quit", "/exit"}:
+            return
+        if question == "/new":
+            history.clear()
+            typer.echo("(new conversation)", err=True)
+            continue
+        try:
+            answer = pipeline.ask(question, history=history, filters=filters)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            continue
+        _print_answer(answer)
+        history.append((question, answer.answer or ""))
+
+
+@app.command(name="eval")
+def evaluate(
+    questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False, help="Questions JSONL with gold answer spans."),
+    articles: Optional[Path] = typer.Option(None, "--articles", exists=True, dir_okay=False,
+                                            help="Articles JSONL to index (all of them; the rest are distractors)."),
+    corpus: Optional[str] = typer.Option(None, "--corpus", help="Only questions of this corpus (news, wikipedia)."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N questions."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    dump: Optional[Path] = typer.Option(None, "--dump", help="Write one JSON line per question here."),
+    index_dir: Optional[Path] = typer.Option(None, "--index-dir",
+                                             help="Keep the evaluation index here and reuse it (default: a temp dir)."),
+    baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also report BM25-only and dense-only retrieval."),
+) -> None:
+    """Measure retrieval (recall@k, MRR) and answers (EM, F1, evidence, abstention, latency)."""
+    import tempfile
+
+    from corpus.loaders import ArticleFactory, load_inputs
+    from index.archive import Archive
+    from retrieval.evaluation import QAEvaluator, read_questions
+    from retrieval.pipeline import QAPipeline
+
+    cfg = settings()
+    try:
+        gold = read_questions(questions, corpus, limit)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    if not gold:
+        _fail(f"no questions in {questions}" + (f" for corpus {corpus!r}" if corpus else ""), 2)
+    with tempfile.TemporaryDirectory(prefix="byline-eval-") as tmp:
+        if articles is not None:
+            data_dir = index_dir or Path(tmp)
+            archive = Archive.open(cfg, data_dir=data_dir)
+            factory = ArticleFactory(max_bytes=cfg.ingest.max_file_bytes)
+            results = archive.add(load_inputs([str(articles)], factory), progress=sys.stderr.isatty())
+            rejected = [r for r in results if r.status == "rejected"]
+            for r in rejected[:5]:
+                typer.echo(f"rejected  {r.reason}", err=True)
+        else:
+            archive = open_archive(create=False)
+        pipeline = QAPipeline(archive, cfg)
+        evaluator = QAEvaluator(gold, baselines=baselines)
+        metrics = evaluator.run(pipeline)
+        if dump is not None:
+            with dump.open("w", encoding="utf-8") as handle:
+                for row in evaluator.dump:
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    for key, value in metrics.items():
+        if key == "baselines":
+            for name, values in value.items():
+                typer.echo(f"retrieval {name:<7} " + "  ".join(f"{k} {v}" for k, v in values.items()))
+        else:
+            typer.echo(f"{key:<18} {value}")
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Interface (default 127.0.0.1; 0.0.0.0 only when asked)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default 7860)."),
+    root_path: Optional[str] = typer.Option(None, "--root-path", help="Sub-path behind a reverse proxy, e.g. /qa."),
+    sample: bool = typer.Option(True, "--sample/--no-sample", help="Build the sample index on first run."),
+) -> None:
+    """Serve the browser chat, the HTTP API and the widget."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import app as web_app
+
+    cfg = settings()
+    web_app.serve(cfg, host=host, port=port, root_path=root_path, build_sample=sample)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

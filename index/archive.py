@@ -395,6 +395,14 @@ class Archive:
         """Every article's metadata, newest first."""
         return self.store.summaries()
 
+    def summaries(self, article_ids: Sequence[str]) -> list[ArticleSummary]:
+        """Metadata of the stored ones among ``article_ids``."""
+        return self.store.summaries(list(article_ids))
+
+    def read_snapshot(self):  # noqa: ANN201 - a context manager
+        """``with archive.read_snapshot():`` this thread's reads see one committed state."""
+        return self.store.read_snapshot()
+
     def texts(self, article_ids: Iterable[str]) -> dict[str, str]:
         """``{article_id: text}`` for stored articles among ``article_ids``."""
         return self.store.texts(article_ids)

@@ -36,6 +36,29 @@ class SearchFilters:
         if self.since and self.until and self.since > self.until:
             raise ValueError(f"filter since ({self.since}) is after until ({self.until})")
 
+    @classmethod
+    def from_mapping(cls, values: dict[str, object] | None) -> "SearchFilters":
+        """Filters from a JSON object ``{"source", "since", "until"}`` (dates as
+        YYYY-MM-DD). Raises ``ValueError`` naming the field."""
+        values = values or {}
+        unknown = set(values) - {"source", "since", "until"}
+        if unknown:
+            raise ValueError(f"filters: unknown field(s) {', '.join(sorted(unknown))} (source, since, until)")
+        dates: dict[str, dt.date | None] = {}
+        for name in ("since", "until"):
+            raw = values.get(name)
+            if raw in (None, ""):
+                dates[name] = None
+                continue
+            try:
+                dates[name] = dt.date.fromisoformat(str(raw))
+            except ValueError:
+                raise ValueError(f"filters.{name}: not a date: {raw!r} (use YYYY-MM-DD)") from None
+        source = values.get("source")
+        if source is not None and not isinstance(source, str):
+            raise ValueError("filters.source: must be a string")
+        return cls(source=source or None, since=dates["since"], until=dates["until"])
+
     @property
     def active(self) -> bool:
         """True when any filter is set."""
@@ -117,6 +140,8 @@ class IndexBackend(Protocol):
     def remove(self, article_ids: Sequence[str]) -> list[str]: ...  # pragma: no cover
     def get(self, article_id: str) -> Article | None: ...  # pragma: no cover
     def list_articles(self) -> list[ArticleSummary]: ...  # pragma: no cover
+    def summaries(self, article_ids: Sequence[str]) -> list[ArticleSummary]: ...  # pragma: no cover
+    def texts(self, article_ids: Iterable[str]) -> dict[str, str]: ...  # pragma: no cover
     def dense_search(self, vector: np.ndarray, k: int,
                      filters: SearchFilters | None = None) -> list[tuple[int, float]]: ...  # pragma: no cover
     def lexical_search(self, query: str, k: int,

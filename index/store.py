@@ -16,6 +16,7 @@ second. Suits archives up to a few million chunks on one machine.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import sqlite3
@@ -149,6 +150,20 @@ class ArticleStore:
                 self.conn.execute("COMMIT")
             else:
                 self.conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Group this thread's reads in one read transaction (one consistent state).
+        Re-entrant: a nested call joins the outer snapshot."""
+        conn = self.connect()
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
 
     def transaction(self) -> "ArticleStore._Tx":
         """``with store.transaction() as conn:`` one atomic write (BEGIN IMMEDIATE)."""

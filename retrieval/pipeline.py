@@ -1,0 +1,171 @@
+"""Question answering end to end: follow-up rewriting -> hybrid retrieval -> reader ->
+an :class:`~retrieval.types.Answer` whose citations are verified exact spans.
+
+Every citation's ``quote`` is cut from the article text it cites and checked against it
+before the answer leaves this module (:func:`verify_citations`); an answer whose span
+cannot be verified is withheld (abstain) rather than shown with a wrong citation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from config.settings import Settings
+from index.base import IndexBackend, SearchFilters
+from retrieval.readers import make_reader
+from retrieval.readers.base import Reader, TextEmbedder
+from retrieval.retriever import HybridRetriever, Mode
+from retrieval.types import Answer, Citation, ExtractedAnswer, Passage, PassageRef, Span
+
+log = logging.getLogger(__name__)
+
+History = Sequence[tuple[str, str]]
+
+
+class CitationError(AssertionError):
+    """A citation's quote is not the article's text at its offsets (never shown)."""
+
+
+def verify_citations(citations: Sequence[Citation], texts: dict[str, str]) -> None:
+    """Raise :class:`CitationError` unless ``texts[c.article_id][c.start:c.end] == c.quote``
+    for every citation."""
+    for c in citations:
+        text = texts.get(c.article_id)
+        if text is None or not (0 <= c.start < c.end <= len(text)) or text[c.start:c.end] != c.quote:
+            raise CitationError(f"citation [{c.n}] of {c.article_id!r} [{c.start}, {c.end}) does not match the article")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Milliseconds spent per stage of the last question (for eval and logs)."""
+
+    retrieve_ms: float
+    read_ms: float
+
+
+class QAPipeline:
+    """Answers questions over an index backend.
+
+    ``ask`` returns an :class:`Answer`; ``stream`` yields the reply text in pieces and then
+    the Answer. The reader defaults to ``settings.reader`` (the offline reader); readers are
+    built once per pipeline and load their models lazily.
+    """
+
+    def __init__(self, backend: IndexBackend, settings: Settings, *, embedder: TextEmbedder | None = None,
+                 reader: Reader | None = None) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.embedder = embedder if embedder is not None else backend.embedder  # type: ignore[attr-defined]
+        self.retriever = HybridRetriever(backend, self.embedder, settings.retrieval)
+        self._reader = reader
+        self.last_timing = Timing(0.0, 0.0)
+
+    @property
+    def reader(self) -> Reader:
+        """The configured reader (built on first use)."""
+        if self._reader is None:
+            self._reader = make_reader(self.settings, self.embedder)
+        return self._reader
+
+    def standalone_question(self, question: str, history: History = ()) -> str:
+        """The question with follow-up references resolved against ``history``."""
+        if not history:
+            return question
+        from retrieval.conversation import rewrite_followup
+
+        return rewrite_followup(question, list(history))
+
+    def ask(self, question: str, history: History = (), filters: SearchFilters | None = None,
+            k: int | None = None, mode: Mode = "hybrid") -> Answer:
+        """Answer ``question`` (with earlier ``(question, answer)`` turns as ``history``).
+
+        Raises ``ValueError`` for an empty question or one longer than
+        ``server.max_question_chars``.
+        """
+        question = (question or "").strip()
+        if not question:
+            raise ValueError("question: empty")
+        limit = self.settings.server.max_question_chars
+        if len(question) > limit:
+            raise ValueError(f"question: {len(question)} characters, the limit is {limit}")
+        standalone = self.standalone_question(question, history)
+        self.backend.refresh()
+        t0 = time.perf_counter()
+        with self.backend.read_snapshot():  # type: ignore[attr-defined]
+            passages = self.retriever.retrieve(standalone, k=k, filters=filters, mode=mode)
+            reading = passages[: self.settings.reader.passages]
+            texts = self.backend.texts({p.article_id for p in reading})
+        t1 = time.perf_counter()
+        extracted = self.reader.read(standalone, reading, texts) if reading else None
+        t2 = time.perf_counter()
+        self.last_timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000)
+        refs = [PassageRef(p.article_id, p.title, p.start, p.end, round(p.score, 6)) for p in passages]
+        answer = self._compose(question, standalone, extracted, passages, texts, refs)
+        return answer
+
+    def _compose(self, question: str, standalone: str, extracted: ExtractedAnswer | None,
+                 passages: list[Passage], texts: dict[str, str], refs: list[PassageRef]) -> Answer:
+        threshold = self.settings.reader.abstain_threshold
+        confidence = extracted.confidence if extracted else 0.0
+        if extracted is not None and confidence >= threshold and extracted.article_id in texts:
+            citations = self._citations(extracted, passages, texts)
+            try:
+                verify_citations(citations, texts)
+            except CitationError:
+                log.exception("withheld an answer whose citation did not verify")
+            else:
+                first = citations[0]
+                text = f"{extracted.answer} [1]. “{first.quote.strip()}”"
+                if len(citations) > 1:
+                    text += " See also " + ", ".join(f"[{c.n}]" for c in citations[1:]) + "."
+                return Answer(question=question, answer=extracted.answer, text=text, abstained=False,
+                              confidence=confidence, citations=citations, passages=refs,
+                              standalone_question=standalone if standalone != question else None)
+        return Answer(question=question, answer=None, text=self._abstention_text(passages),
+                      abstained=True, confidence=confidence, citations=[], passages=refs,
+                      standalone_question=standalone if standalone != question else None)
+
+    @staticmethod
+    def _citations(extracted: ExtractedAnswer, passages: list[Passage], texts: dict[str, str]) -> list[Citation]:
+        meta = {p.article_id: p for p in passages}
+        spans: list[tuple[str, Span]] = [(extracted.article_id, extracted.evidence_span)]
+        spans.extend((aid, span) for aid, span in extracted.extra_evidence
+                     if aid in texts and (aid, span) not in spans)
+        citations = []
+        for n, (article_id, span) in enumerate(spans, start=1):
+            p = meta.get(article_id)
+            citations.append(Citation(n=n, article_id=article_id, title=p.title if p else "",
+                                      url=p.url if p else "", start=span.start, end=span.end,
+                                      quote=texts[article_id][span.start:span.end]))
+        return citations
+
+    @staticmethod
+    def _abstention_text(passages: list[Passage]) -> str:
+        if not passages:
+            return "The archive holds no article that matches this question."
+        seen: list[Passage] = []
+        for p in passages:
+            if p.article_id not in {s.article_id for s in seen}:
+                seen.append(p)
+            if len(seen) == 3:
+                break
+        closest = "; ".join(
+            f"“{p.title}”" + (f" ({', '.join(x for x in (p.source, p.published or '') if x)})" if (p.source or p.published) else "")
+            for p in seen)
+        return f"The articles do not say. The closest articles are: {closest}."
+
+    def stream(self, question: str, history: History = (), filters: SearchFilters | None = None,
+               k: int | None = None) -> Iterator[tuple[str, object]]:
+        """Yield ``("delta", str)`` pieces of the reply text, then ``("answer", Answer)``.
+
+        The offline reader answers at once; the text is streamed word by word so that a
+        chat shows it progressively (an LLM reader streams its own tokens here).
+        """
+        answer = self.ask(question, history, filters, k)
+        words = answer.text.split(" ")
+        for i, word in enumerate(words):
+            yield "delta", word + (" " if i < len(words) - 1 else "")
+        yield "answer", answer
