@@ -241,6 +241,21 @@ def _filters(source: Optional[str], since: Optional[str], until: Optional[str]):
         _fail(str(exc).replace("filters.", "--"), 2)
 
 
+def _with_reader(cfg, reader: Optional[str]):  # noqa: ANN001, ANN202 - config.Settings
+    """``cfg`` with ``reader.name`` replaced by ``--reader`` (unchanged when None); exits 2
+    for an unknown name."""
+    if reader is None:
+        return cfg
+    from retrieval.readers import READERS
+
+    if reader not in READERS:
+        _fail(f"--reader: {reader!r} is not one of {', '.join(READERS)}", 2)
+    return cfg.model_copy(update={"reader": cfg.reader.model_copy(update={"name": reader})})
+
+
+READER_HELP = "Answer backend: offline | transformers | llm (default: settings reader.name)."
+
+
 def _print_answer(answer) -> None:  # noqa: ANN001
     typer.echo(answer.text)
     for c in answer.citations:
@@ -257,13 +272,14 @@ def ask(
     source: Optional[str] = typer.Option(None, "--source", help="Only articles of this outlet."),
     since: Optional[str] = typer.Option(None, "--since", help="Only articles published on or after YYYY-MM-DD."),
     until: Optional[str] = typer.Option(None, "--until", help="Only articles published on or before YYYY-MM-DD."),
+    reader: Optional[str] = typer.Option(None, "--reader", help=READER_HELP),
 ) -> None:
     """Answer a question from the archive, with citations of exact article spans."""
     from retrieval.pipeline import QAPipeline
 
     filters = _filters(source, since, until)
     archive = open_archive()
-    pipeline = QAPipeline(archive, archive.settings)
+    pipeline = QAPipeline(archive, _with_reader(archive.settings, reader))
     try:
         answer = pipeline.ask(question, filters=filters, k=k)
     except ValueError as exc:
@@ -324,6 +340,7 @@ def evaluate(
     index_dir: Optional[Path] = typer.Option(None, "--index-dir",
                                              help="Keep the evaluation index here and reuse it (default: a temp dir)."),
     baselines: bool = typer.Option(True, "--baselines/--no-baselines", help="Also report BM25-only and dense-only retrieval."),
+    reader: Optional[str] = typer.Option(None, "--reader", help=READER_HELP),
 ) -> None:
     """Measure retrieval (recall@k, MRR) and answers (EM, F1, evidence, abstention, latency)."""
     import tempfile
@@ -333,7 +350,7 @@ def evaluate(
     from retrieval.evaluation import QAEvaluator, read_questions
     from retrieval.pipeline import QAPipeline
 
-    cfg = settings()
+    cfg = _with_reader(settings(), reader)
     try:
         gold = read_questions(questions, corpus, limit)
     except ValueError as exc:
@@ -353,7 +370,10 @@ def evaluate(
             archive = open_archive(create=False)
         pipeline = QAPipeline(archive, cfg)
         evaluator = QAEvaluator(gold, baselines=baselines)
-        metrics = evaluator.run(pipeline)
+        try:
+            metrics = evaluator.run(pipeline)
+        except ValueError as exc:  # e.g. a reader whose model is not configured
+            _fail(str(exc), 2)
         if dump is not None:
             with dump.open("w", encoding="utf-8") as handle:
                 for row in evaluator.dump:

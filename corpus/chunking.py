@@ -59,6 +59,7 @@ class Chunker:
 
         self.tokenizer = tokenizer
         self.chunk_tokens = chunk_tokens
+        self.overlap_tokens = overlap_tokens
         self.max_tokens = max_tokens
         # LangChain measures the same pieces repeatedly while merging; memoise per instance.
         # The Rust tokenizer behind a fast HF tokenizer counts ~5x quicker than .tokenize().
@@ -89,18 +90,76 @@ class Chunker:
 
     def split(self, text: str) -> list[Chunk]:
         """Chunks of ``text`` in reading order, each an exact substring at its offsets."""
-        pieces = [p for p in self._splitter.split_text(text) if p.strip()]
         chunks: list[Chunk] = []
-        previous_start = -1
-        for piece in pieces:
-            start = text.find(piece, previous_start + 1)
-            if start < 0:  # the splitter never rewrites text, so this is a bug
-                raise AssertionError(f"chunk text not found in article after offset {previous_start}")
-            for sub_start, sub_end in self._enforce_limit(text, start, start + len(piece)):
+        for start, end in self._spans(text, 0, len(text), SEPARATORS):
+            if not text[start:end].strip():
+                continue
+            for sub_start, sub_end in self._enforce_limit(text, start, end):
                 sub_text = text[sub_start:sub_end]
                 chunks.append(Chunk(len(chunks), sub_start, sub_end, sub_text, self._count(sub_text)))
-            previous_start = start
         return chunks
+
+    # Offsets are tracked while splitting, not searched for afterwards: searching
+    # (``text.find``) lands on the wrong occurrence when passages repeat, leaving parts of
+    # the article in no chunk. ``_spans``/``_merge`` mirror LangChain's
+    # ``RecursiveCharacterTextSplitter._split_text``/``_merge_splits`` (keep_separator="end",
+    # strip_whitespace=True), so ``[text[s:e] for s, e in spans] == splitter.split_text(text)``.
+    def _spans(self, text: str, start: int, end: int, separators: list[str]) -> list[tuple[int, int]]:
+        part = text[start:end]
+        separator, new_separators = separators[-1], []
+        for i, sep in enumerate(separators):
+            if not sep:
+                separator = sep
+                break
+            if sep in part:
+                separator, new_separators = sep, separators[i + 1:]
+                break
+        splits: list[tuple[int, int]] = []
+        if separator:
+            pos = 0
+            while True:
+                found = part.find(separator, pos)
+                if found < 0:
+                    break
+                splits.append((start + pos, start + found + len(separator)))
+                pos = found + len(separator)
+            splits.append((start + pos, end))
+            splits = [(a, b) for a, b in splits if b > a]
+        else:
+            splits = [(start + i, start + i + 1) for i in range(len(part))]
+        final: list[tuple[int, int]] = []
+        good: list[tuple[int, int]] = []
+        for a, b in splits:
+            if self._count(text[a:b]) < self.chunk_tokens:
+                good.append((a, b))
+                continue
+            if good:
+                final.extend(self._merge(text, good))
+                good = []
+            if not new_separators:
+                final.append((a, b))
+            else:
+                final.extend(self._spans(text, a, b, new_separators))
+        if good:
+            final.extend(self._merge(text, good))
+        return final
+
+    def _merge(self, text: str, splits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        docs: list[tuple[int, int]] = []
+        current: list[tuple[int, int]] = []
+        total = 0
+        for a, b in splits:
+            length = self._count(text[a:b])
+            if total + length > self.chunk_tokens and current:
+                docs.append(_stripped(text, current[0][0], current[-1][1]))
+                while total > self.overlap_tokens or (total + length > self.chunk_tokens and total > 0):
+                    total -= self._count(text[current[0][0]:current[0][1]])
+                    current = current[1:]
+            current.append((a, b))
+            total += length
+        if current:
+            docs.append(_stripped(text, current[0][0], current[-1][1]))
+        return [d for d in docs if d[1] > d[0]]
 
     def _enforce_limit(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """Split ``text[start:end]`` at word-piece boundaries if it exceeds ``max_tokens``.
@@ -119,3 +178,12 @@ class Chunker:
             window = offsets[i:i + step]
             spans.append((start + window[0][0], start + window[-1][1]))
         return spans
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` narrowed so that ``text[start:end]`` has no surrounding whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -78,10 +78,14 @@ def decode_text(data: bytes, where: str) -> str:
     cp1252 covers what Windows editors save (``©``, curly quotes); Latin-1 never fails.
     Raises :class:`RejectedInput` for binary data.
     """
+    # UTF-16 (with BOM) is checked first: its NUL bytes would look binary.
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise RejectedInput(f"{where}: binary file, not text") from None
     if looks_binary(data):
         raise RejectedInput(f"{where}: binary file, not text")
-    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
-        return data.decode("utf-16")
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             return data.decode(encoding)
@@ -242,7 +246,7 @@ def article_from_record(record: Any, where: str, factory: ArticleFactory) -> Art
         raise RejectedInput(f"{where}: expected a JSON object, got {type(record).__name__}")
     if "text" not in record:
         raise RejectedInput(f"{where}: missing field 'text'")
-    published = record.get("published", record.get("publish_date"))
+    published = record.get("published") or record.get("publish_date")
     url = record.get("url") or ""
     return factory.build(where, article_id=record.get("id"), title=record.get("title") or "",
                          text=record["text"], url=url, published=published,

@@ -225,17 +225,20 @@ class Archive:
                 on_result(result)
 
         seen: dict[str, tuple[str, str]] = {}
+        sequence: dict[tuple[str, str | None], int] = {}
         batch: list[tuple[str, Article]] = []
         bar = _progress(progress)
         with self.write_lock(lambda: log.warning("waiting for another writer to finish...")):
             for item in articles:
                 if isinstance(item, LoadResult):
+                    sequence.setdefault((item.where, item.article.id if item.article else None), len(sequence))
                     if item.article is None:
                         emit(AddResult(item.where, None, "rejected", reason=item.reason))
                         continue
                     where, article = item.where, item.article
                 else:
                     where, article = article_where(item), item
+                    sequence.setdefault((where, article.id), len(sequence))
                 if article.id in seen:
                     first_hash, first_where = seen[article.id]
                     if first_hash == article.content_hash:
@@ -255,7 +258,8 @@ class Archive:
             self._maybe_snapshot()
         if bar is not None:
             bar.close()
-        return results
+        # Callbacks report in commit order; the returned list follows the input order.
+        return sorted(results, key=lambda r: sequence.get((r.where, r.article_id), len(sequence)))
 
     def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
         stored = self.store.content_hashes([a.id for _, a in batch])

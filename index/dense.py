@@ -5,7 +5,8 @@ Index types (setting ``index.faiss_type``):
 - ``flat``: ``IndexIDMap2(IndexFlatIP)``, exact; ~1.5 KB per 384-d chunk; a query costs
   O(n): a few ms at 100k chunks, tens of ms at 1M on 2 cores.
 - ``hnsw``: ``IndexIDMap2(IndexHNSWFlat)``, approximate (Malkov & Yashunin 2018); fast at
-  millions of chunks. HNSW cannot delete, so removed ids are filtered at search time.
+  millions of chunks. HNSW cannot delete, so removed ids are filtered at search time
+  (IVF removals too) and compacted away when a snapshot is saved.
 - ``ivf``: ``IndexIDMap2(IndexIVFFlat)`` trained on the vectors at build time
   (nlist = 4 * sqrt(n) by default, the FAISS wiki's rule of thumb), ``nprobe`` lists searched.
 - ``auto``: flat below 200k chunks, else HNSW (exact search stays under ~50 ms there).
@@ -25,6 +26,11 @@ from typing import Iterable
 import numpy as np
 
 AUTO_FLAT_LIMIT = 200_000
+# Types whose removals are recorded and filtered at search time, then compacted away when
+# saving: HNSW graphs cannot delete, and IndexIDMap2.remove_ids over an IVF index shifts
+# the id map while the inverted lists keep their old positions (searches then return the
+# wrong ids).
+_LAZY_DELETE = frozenset({"hnsw", "ivf"})
 
 
 def choose_type(configured: str, chunks: int) -> str:
@@ -103,9 +109,22 @@ class DenseIndex:
             if self.faiss_type == "ivf" and not self.index.is_trained:
                 self.build([(ids, vectors)])
                 return
-            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                                    np.asarray(ids, dtype=np.int64))
+            ids = np.asarray(ids, dtype=np.int64)
+            if self.faiss_type in _LAZY_DELETE and self.index.ntotal:
+                # An id still stored (live or deleted) is revived, not stored twice:
+                # chunk ids are never reused, so its vector is the same.
+                present = np.isin(ids, self._stored_ids())
+                self._deleted.difference_update(int(i) for i in ids[present])
+                ids, vectors = ids[~present], vectors[~present]
+                if len(ids) == 0:
+                    return
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
             self._deleted.difference_update(int(i) for i in ids)
+
+    def _stored_ids(self) -> np.ndarray:
+        import faiss
+
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def remove(self, ids: np.ndarray) -> None:
         """Remove ``ids`` (absent ids are ignored)."""
@@ -114,8 +133,9 @@ class DenseIndex:
         import faiss
 
         with self._lock:
-            if self.faiss_type == "hnsw":
-                self._deleted.update(int(i) for i in ids)
+            if self.faiss_type in _LAZY_DELETE:
+                ids = np.asarray(ids, dtype=np.int64)
+                self._deleted.update(int(i) for i in ids[np.isin(ids, self._stored_ids())])
             else:
                 self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
 
@@ -181,7 +201,7 @@ class DenseIndex:
         import faiss
 
         with self._lock:
-            if self.faiss_type == "hnsw" and self._deleted:
+            if self.faiss_type in _LAZY_DELETE and self._deleted:
                 self._compact()
             tmp = path.with_name(path.name + ".tmp")
             faiss.write_index(self.index if self.index is not None else self._new_index(None), str(tmp))
@@ -195,14 +215,15 @@ class DenseIndex:
             os.close(dir_fd)
 
     def _compact(self) -> None:
-        """HNSW: rebuild without the deleted ids (graphs cannot delete)."""
+        """HNSW/IVF: rebuild without the deleted ids (see :data:`_LAZY_DELETE`)."""
         import faiss
 
-        ids = self.ids()
-        vectors = np.vstack([self.index.reconstruct(int(i)) for i in ids]) if len(ids) else \
+        stored = self._stored_ids()
+        inner = faiss.downcast_index(self.index.index)
+        vectors = inner.reconstruct_n(0, inner.ntotal) if inner.ntotal else \
             np.zeros((0, self.dimension), dtype=np.float32)
-        del faiss
-        self.build([(ids, vectors)])
+        keep = ~np.isin(stored, np.fromiter(self._deleted, dtype=np.int64))
+        self.build([(stored[keep], vectors[keep])])
 
     def load(self, path: Path) -> None:
         """Read an index written by :meth:`save`. Raises ``ValueError`` if unreadable or

@@ -74,6 +74,14 @@ class QAPipeline:
         """The question with follow-up references resolved against ``history``."""
         if not history:
             return question
+        rewrite = getattr(self.reader, "rewrite", None)  # the LLM reader rewrites follow-ups itself
+        if rewrite is not None:
+            try:
+                rewritten = (rewrite(question, list(history)) or "").strip()
+                if rewritten:
+                    return rewritten
+            except Exception as exc:  # noqa: BLE001 - any failure falls back to the rules below
+                log.warning("follow-up rewriting by the reader failed (%s); using the rule-based rewrite", exc)
         from retrieval.conversation import rewrite_followup
 
         return rewrite_followup(question, list(history))
@@ -85,19 +93,10 @@ class QAPipeline:
         Raises ``ValueError`` for an empty question or one longer than
         ``server.max_question_chars``.
         """
-        question = (question or "").strip()
-        if not question:
-            raise ValueError("question: empty")
-        limit = self.settings.server.max_question_chars
-        if len(question) > limit:
-            raise ValueError(f"question: {len(question)} characters, the limit is {limit}")
+        question = self._validate(question)
         standalone = self.standalone_question(question, history)
-        self.backend.refresh()
         t0 = time.perf_counter()
-        with self.backend.read_snapshot():  # type: ignore[attr-defined]
-            passages = self.retriever.retrieve(standalone, k=k, filters=filters, mode=mode)
-            reading = passages[: self.settings.reader.passages]
-            texts = self.backend.texts({p.article_id for p in reading})
+        passages, reading, texts = self._retrieve(standalone, filters, k, mode)
         t1 = time.perf_counter()
         extracted = self.reader.read(standalone, reading, texts) if reading else None
         t2 = time.perf_counter()
@@ -105,6 +104,26 @@ class QAPipeline:
         refs = [PassageRef(p.article_id, p.title, p.start, p.end, round(p.score, 6)) for p in passages]
         answer = self._compose(question, standalone, extracted, passages, texts, refs)
         return answer
+
+    def _validate(self, question: str) -> str:
+        """The stripped question; ``ValueError`` when empty or over ``server.max_question_chars``."""
+        question = (question or "").strip()
+        if not question:
+            raise ValueError("question: empty")
+        limit = self.settings.server.max_question_chars
+        if len(question) > limit:
+            raise ValueError(f"question: {len(question)} characters, the limit is {limit}")
+        return question
+
+    def _retrieve(self, standalone: str, filters: SearchFilters | None, k: int | None,
+                  mode: Mode) -> tuple[list[Passage], list[Passage], dict[str, str]]:
+        """``(passages, the ones the reader reads, their article texts)`` from one snapshot."""
+        self.backend.refresh()
+        with self.backend.read_snapshot():  # type: ignore[attr-defined]
+            passages = self.retriever.retrieve(standalone, k=k, filters=filters, mode=mode)
+            reading = passages[: self.settings.reader.passages]
+            texts = self.backend.texts({p.article_id for p in reading})
+        return passages, reading, texts
 
     def _compose(self, question: str, standalone: str, extracted: ExtractedAnswer | None,
                  passages: list[Passage], texts: dict[str, str], refs: list[PassageRef]) -> Answer:
@@ -118,13 +137,18 @@ class QAPipeline:
                 log.exception("withheld an answer whose citation did not verify")
             else:
                 first = citations[0]
-                text = f"{extracted.answer} [1]. “{first.quote.strip()}”"
-                if len(citations) > 1:
+                # An LLM reader supplies its verified reply ([n] numbered as these citations).
+                text = getattr(extracted, "reply", "") or f"{extracted.answer} [1]. “{first.quote.strip()}”"
+                if len(citations) > 1 and not getattr(extracted, "reply", ""):
                     text += " See also " + ", ".join(f"[{c.n}]" for c in citations[1:]) + "."
+                if getattr(extracted, "note", ""):  # e.g. "the LLM failed; the offline reader answered"
+                    text += f" ({extracted.note})"  # type: ignore[attr-defined]
                 return Answer(question=question, answer=extracted.answer, text=text, abstained=False,
                               confidence=confidence, citations=citations, passages=refs,
                               standalone_question=standalone if standalone != question else None)
-        return Answer(question=question, answer=None, text=self._abstention_text(passages),
+        note = getattr(extracted, "note", "")
+        return Answer(question=question, answer=None,
+                      text=self._abstention_text(passages) + (f" ({note})" if note else ""),
                       abstained=True, confidence=confidence, citations=[], passages=refs,
                       standalone_question=standalone if standalone != question else None)
 
@@ -162,8 +186,27 @@ class QAPipeline:
         """Yield ``("delta", str)`` pieces of the reply text, then ``("answer", Answer)``.
 
         The offline reader answers at once; the text is streamed word by word so that a
-        chat shows it progressively (an LLM reader streams its own tokens here).
+        chat shows it progressively. A reader with a ``stream(question, passages, texts)``
+        method (the LLM reader) streams its own tokens, which are provisional: the final
+        Answer's ``text`` is the verified reply.
         """
+        reader_stream = getattr(self.reader, "stream", None)
+        if reader_stream is not None:
+            question = self._validate(question)
+            standalone = self.standalone_question(question, history)
+            t0 = time.perf_counter()
+            passages, reading, texts = self._retrieve(standalone, filters, k, "hybrid")
+            t1 = time.perf_counter()
+            extracted = None
+            for item in (reader_stream(standalone, reading, texts) if reading else ()):
+                if isinstance(item, str):
+                    yield "delta", item
+                else:
+                    extracted = item
+            self.last_timing = Timing((t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)
+            refs = [PassageRef(p.article_id, p.title, p.start, p.end, round(p.score, 6)) for p in passages]
+            yield "answer", self._compose(question, standalone, extracted, passages, texts, refs)
+            return
         answer = self.ask(question, history, filters, k)
         words = answer.text.split(" ")
         for i, word in enumerate(words):

@@ -1,4 +1,14 @@
-"""Readers: turn a question and retrieved passages into an answer span with confidence."""
+"""Readers: turn a question and retrieved passages into an answer span with confidence.
+
+Three backends, chosen by ``settings.reader.name`` (see ``config/default.toml``):
+
+* ``"offline"`` (default): :class:`~retrieval.readers.offline.OfflineReader`, MiniLM
+  sentence ranking + spaCy spans;
+* ``"transformers"``: :class:`~retrieval.readers.transformers_qa.TransformersReader`, any
+  local extractive QA model (SQuAD / SQuAD 2.0 style);
+* ``"llm"``: :class:`~retrieval.readers.llm.LLMReader`, an OpenAI-compatible chat endpoint
+  whose citations are verified, falling back to the offline reader.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +19,34 @@ from retrieval.readers.base import Reader, TextEmbedder, check_answer
 if TYPE_CHECKING:  # pragma: no cover
     from config.settings import Settings
 
-__all__ = ["Reader", "TextEmbedder", "check_answer", "make_reader"]
+__all__ = ["READERS", "Reader", "TextEmbedder", "check_answer", "make_reader"]
+
+READERS = ("offline", "transformers", "llm")
 
 
 def make_reader(settings: "Settings", embedder: TextEmbedder) -> Reader:
-    """The reader named by ``settings.reader.name`` (only ``"offline"`` exists so far).
+    """The reader named by ``settings.reader.name`` (one of :data:`READERS`).
 
-    Raises ``ValueError`` for any other name.
+    Construction is cheap: models load on first ``read``. Raises ``ValueError`` (with the
+    setting to change) for an unknown name, an empty ``reader.transformers.model``, or an
+    empty ``reader.llm.base_url`` / ``reader.llm.model``.
     """
-    name = settings.reader.name
-    if name == "offline":
+    cfg = settings.reader
+    name = cfg.name
+
+    def offline() -> Reader:
         from retrieval.readers.offline import OfflineReader
 
-        return OfflineReader(embedder, spacy_model=settings.reader.spacy_model)
-    raise ValueError(f"reader {name!r} is not available yet (supported: 'offline')")
+        return OfflineReader(embedder, spacy_model=cfg.spacy_model)
+
+    if name == "offline":
+        return offline()
+    if name == "transformers":
+        from retrieval.readers.transformers_qa import TransformersReader
+
+        return TransformersReader.from_settings(cfg.transformers)
+    if name == "llm":
+        from retrieval.readers.llm import LLMReader
+
+        return LLMReader.from_settings(cfg.llm, fallback=offline)
+    raise ValueError(f"unknown reader {name!r} (supported: {', '.join(READERS)})")

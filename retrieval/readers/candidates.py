@@ -10,6 +10,7 @@ All offsets are character offsets into the *article* (sentence start + token off
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = ["Candidate", "extract_candidates", "REPORTING_VERBS"]
@@ -20,6 +21,7 @@ REPORTING_VERBS = frozenset(
     forecast project calculate assert testify declare""".split()
 )
 _STRIP_START = {"DET", "PRON", "PART", "PUNCT", "CCONJ", "ADP"}
+_QUOTED = re.compile(r"[“\"‘]([^“”\"‘’]{2,80}?)[,.!?]?[”\"’](?!\w)")
 _STRIP_END = {"PUNCT", "PART", "CCONJ", "ADP", "DET"}
 _LEAD_WORDS = {"a", "an", "this", "that", "these", "those", "its", "his", "her", "their", "our",
                "my", "your"}
@@ -30,7 +32,7 @@ class Candidate:
     """An answer candidate: article offsets ``[start, end)``, its origin and label.
 
     ``kind``: ``"ent"`` (named entity; ``label`` = spaCy label), ``"np"`` (noun chunk),
-    ``"subj"`` (subject of a reporting verb / object of "according to"),
+    ``"quote"`` (a short quoted title, label WORK_OF_ART), ``"subj"`` (subject of a reporting verb / object of "according to"),
     ``"clause"`` (reported clause). ``verb``: lemma of the governing verb (or "").
     ``tok_start``/``tok_end``: token indices in the sentence doc.
     """
@@ -88,6 +90,10 @@ def extract_candidates(doc, base: int, *, clauses: bool = False) -> list[Candida
                 if pobj.dep_ == "pobj":
                     sub = list(pobj.subtree)
                     _add(out, doc, sub[0].i, sub[-1].i + 1, base, "subj", "", "according")
+    for match in _QUOTED.finditer(doc.text):
+        span = doc.char_span(match.start(1), match.end(1), alignment_mode="expand")
+        if span is not None and len(span) <= 10:
+            _add(out, doc, span.start, span.end, base, "quote", "WORK_OF_ART")
     for chunk in doc.noun_chunks:
         end = chunk.end
         if end + 1 < len(doc) and doc[end].lower_ in {"of", "on", "for"} and doc[end].head.i == chunk.root.i:

@@ -1,0 +1,202 @@
+"""The one question-answering service of a server process: the archive, the pipeline,
+background warm-up and request validation shared by the HTTP API and the chat."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from config.settings import Settings
+from index.base import SearchFilters
+
+log = logging.getLogger(__name__)
+
+SAMPLE_ARTICLES = Path(__file__).resolve().parents[1] / "corpus" / "sample" / "articles.jsonl"
+SAMPLE_QUESTIONS = Path(__file__).resolve().parents[1] / "corpus" / "sample" / "questions.jsonl"
+WARM_UP_QUESTION = "Who is the finance director?"
+MAX_HISTORY_TURNS = 20
+
+
+class RequestError(ValueError):
+    """Invalid input from a client; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class QAService:
+    """Owns the archive and ONE :class:`~retrieval.pipeline.QAPipeline` per process.
+
+    :meth:`start_warm_up` loads the models in a background thread; ``ask``/``stream``
+    wait for it (the first question is then not slowed by loading, and models never load
+    twice concurrently).
+    """
+
+    def __init__(self, settings: Settings, archive: Any = None, pipeline: Any = None) -> None:
+        self.settings = settings
+        if archive is None:
+            from index.archive import Archive
+
+            archive = Archive.open(settings)
+        self.archive = archive
+        if pipeline is None:
+            from retrieval.pipeline import QAPipeline
+
+            pipeline = QAPipeline(archive, settings)
+        self.pipeline = pipeline
+        # Follow-up rewriting lives in retrieval.conversation; until it exists, questions
+        # are answered without their history instead of failing.
+        import importlib.util
+
+        self.follow_ups = importlib.util.find_spec("retrieval.conversation") is not None
+        if not self.follow_ups:
+            log.warning("retrieval.conversation is missing: follow-up questions ignore the history")
+        self.ready = threading.Event()
+        self.warm_up_seconds: float | None = None
+        self.warm_up_error: str | None = None
+        self._warm_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    # -- warm-up ------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the embedder and the reader now (seconds) by answering a question."""
+        with self._warm_lock:
+            if self.ready.is_set():
+                return
+            t0 = time.perf_counter()
+            try:
+                self.pipeline.ask(WARM_UP_QUESTION)
+            except Exception as exc:  # noqa: BLE001 - a failed warm-up must not stop the server
+                self.warm_up_error = f"{type(exc).__name__}: {exc}"
+                log.exception("warm-up failed; questions will load the models on demand")
+            self.warm_up_seconds = round(time.perf_counter() - t0, 2)
+            self.ready.set()
+            log.info("pipeline warm (%.1f s)", self.warm_up_seconds)
+
+    def start_warm_up(self) -> None:
+        """Start :meth:`warm_up` in a daemon thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.warm_up, name="byline-warm-up", daemon=True)
+            self._thread.start()
+
+    def wait_ready(self, timeout: float = 600.0) -> None:
+        """Block until warm-up finished (or warm up in this thread if it never started)."""
+        if self._thread is None:
+            self.warm_up()
+        self.ready.wait(timeout)
+
+    # -- validation ---------------------------------------------------------------------------
+    def check_question(self, question: Any) -> str:
+        """The stripped question; raises :class:`RequestError` if empty, not a string or
+        over ``server.max_question_chars``."""
+        if not isinstance(question, str):
+            raise RequestError("question: must be a string")
+        question = question.strip()
+        if not question:
+            raise RequestError("question: empty")
+        limit = self.settings.server.max_question_chars
+        if len(question) > limit:
+            raise RequestError(f"question: {len(question)} characters, the limit is {limit}")
+        return question
+
+    @staticmethod
+    def check_history(history: Any) -> list[tuple[str, str]]:
+        """``[[question, answer], ...]`` as tuples (the last :data:`MAX_HISTORY_TURNS`)."""
+        if history is None:
+            return []
+        if not isinstance(history, list):
+            raise RequestError("history: must be a list of [question, answer] pairs")
+        turns = []
+        for i, turn in enumerate(history):
+            if (not isinstance(turn, (list, tuple)) or len(turn) != 2
+                    or not all(isinstance(x, str) for x in turn)):
+                raise RequestError(f"history[{i}]: must be a [question, answer] pair of strings")
+            turns.append((turn[0], turn[1]))
+        return turns[-MAX_HISTORY_TURNS:]
+
+    @staticmethod
+    def check_filters(filters: Any) -> SearchFilters | None:
+        """:class:`SearchFilters` from a JSON object (None when empty)."""
+        if filters is None:
+            return None
+        if not isinstance(filters, dict):
+            raise RequestError("filters: must be an object with source, since, until")
+        try:
+            parsed = SearchFilters.from_mapping(filters)
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+        return parsed if parsed.active else None
+
+    # -- answering ----------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
+            filters: SearchFilters | None = None, k: int | None = None):  # noqa: ANN201 - Answer
+        """``pipeline.ask`` after warm-up; ``ValueError`` becomes :class:`RequestError`."""
+        self.wait_ready()
+        try:
+            return self.pipeline.ask(question, history=self._history(history), filters=filters, k=k)
+        except RequestError:
+            raise
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (),
+               filters: SearchFilters | None = None, k: int | None = None) -> Iterator[tuple[str, Any]]:
+        """``pipeline.stream`` after warm-up: ``("delta", str)`` pieces then ``("answer", Answer)``."""
+        self.wait_ready()
+        try:
+            yield from self.pipeline.stream(question, history=self._history(history), filters=filters, k=k)
+        except RequestError:
+            raise
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
+
+    def _history(self, history: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [tuple(t) for t in history] if self.follow_ups else []  # type: ignore[misc]
+
+    def article_meta(self, article_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """``{id: summary dict}`` (outlet, date, ...) for the stored ones among the ids."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return {}
+        return {s.id: s.to_dict() for s in self.archive.summaries(ids)}
+
+    def health(self) -> dict[str, Any]:
+        """``/healthz`` payload."""
+        try:
+            articles = len(self.archive.list_articles())
+            ok = True
+        except Exception:  # noqa: BLE001 - reported as not ok
+            articles, ok = None, False
+        return {"status": "ok" if ok else "error", "ready": self.ready.is_set(), "articles": articles}
+
+
+def load_sample_questions(limit: int = 6) -> list[str]:
+    """Example questions of the sample corpus (answerable ones first)."""
+    import json
+
+    questions: list[tuple[bool, str]] = []
+    try:
+        for line in SAMPLE_QUESTIONS.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                questions.append((not record.get("answerable", True), record["question"]))
+    except (OSError, ValueError, KeyError):
+        return []
+    picked = [q for unanswerable, q in questions if not unanswerable][: max(limit - 1, 1)]
+    picked += [q for unanswerable, q in questions if unanswerable][:1]
+    return picked[:limit]
+
+
+def ensure_sample(archive: Any, settings: Settings) -> list[Any]:
+    """Add the sample corpus when the archive holds no article; returns the AddResults."""
+    if archive.list_articles():
+        return []
+    from corpus.loaders import ArticleFactory, load_json
+
+    factory = ArticleFactory(max_bytes=settings.ingest.max_file_bytes)
+    data = SAMPLE_ARTICLES.read_bytes()
+    return archive.add(list(load_json(data, str(SAMPLE_ARTICLES), factory, lines=True)))
