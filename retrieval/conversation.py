@@ -50,11 +50,12 @@ def _antecedents(history: Sequence[tuple[str, str]], model: str) -> tuple[str | 
         adoc = nlp(f"{question} {ans}")
         ans_labels = {e.label_ for e in adoc.ents if e.start_char >= len(question)}
         wh = next((t.lower_ for t in qdoc if t.lower_ in WH_WORDS), "")
-        if person is None and ans and _looks_like_name(ans) and (wh == "who" or "PERSON" in ans_labels):
+        is_person = wh in {"who", "whom"} or ("PERSON" in ans_labels and wh not in {"which", "what"})
+        if person is None and ans and _looks_like_name(ans) and is_person:
             person = ans
         if group is None and ans and ans_labels & {"ORG", "NORP"}:
             group = ans
-        if thing is None and ans and _looks_like_name(ans) and "PERSON" not in ans_labels and wh != "who":
+        if thing is None and ans and _looks_like_name(ans) and not is_person:
             thing = ans
         for ent in qdoc.ents:
             if person is None and ent.label_ == "PERSON":

@@ -110,6 +110,10 @@ class QAPipeline:
         question = (question or "").strip()
         if not question:
             raise ValueError("question: empty")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("question: invalid Unicode (a lone surrogate)") from None
         limit = self.settings.server.max_question_chars
         if len(question) > limit:
             raise ValueError(f"question: {len(question)} characters, the limit is {limit}")

@@ -33,7 +33,8 @@ class Candidate:
 
     ``kind``: ``"ent"`` (named entity; ``label`` = spaCy label), ``"np"`` (noun chunk),
     ``"quote"`` (a short quoted title, label WORK_OF_ART), ``"subj"`` (subject of a reporting verb / object of "according to"),
-    ``"clause"`` (reported clause). ``verb``: lemma of the governing verb (or "").
+    ``"clause"`` (reported clause). ``verb``: lemma of the reporting verb the candidate is
+    the subject of (or "").
     ``tok_start``/``tok_end``: token indices in the sentence doc.
     """
 
@@ -74,14 +75,20 @@ def extract_candidates(doc, base: int, *, clauses: bool = False) -> list[Candida
     Duplicates (same span) are kept once, the first kind wins (ent > subj > np).
     """
     out: list[Candidate] = []
-    for ent in doc.ents:
-        _add(out, doc, ent.start, ent.end, base, "ent", ent.label_)
+    agents: dict[int, str] = {}  # token index of a reporting verb's subject -> verb lemma
     for tok in doc:
         if tok.pos_ == "VERB" and tok.lemma_ in REPORTING_VERBS:
             for child in tok.children:
                 if child.dep_ in {"nsubj", "nsubjpass"} and child.pos_ != "PRON":
+                    # "Syria's Ambassador to China, Imad Moustapha, estimated": the name is
+                    # the apposition of the subject; prefer it.
+                    for app in (c for c in child.children if c.dep_ == "appos"):
+                        sub = list(app.subtree)
+                        _add(out, doc, sub[0].i, sub[-1].i + 1, base, "subj", "", tok.lemma_)
                     left = min(t.i for t in child.subtree)
                     _add(out, doc, left, child.i + 1, base, "subj", "", tok.lemma_)
+                    agents.update({child.i: tok.lemma_})
+                    agents.update({c.i: tok.lemma_ for c in child.children if c.dep_ == "appos"})
                 elif clauses and child.dep_ in {"ccomp", "xcomp"}:
                     sub = list(child.subtree)
                     _add(out, doc, sub[0].i, sub[-1].i + 1, base, "clause", "", tok.lemma_)
@@ -90,6 +97,9 @@ def extract_candidates(doc, base: int, *, clauses: bool = False) -> list[Candida
                 if pobj.dep_ == "pobj":
                     sub = list(pobj.subtree)
                     _add(out, doc, sub[0].i, sub[-1].i + 1, base, "subj", "", "according")
+    for ent in doc.ents:  # entities that are the subject (head) of a reporting verb get its lemma
+        _add(out, doc, ent.start, ent.end, base, "ent", ent.label_, agents.get(ent.root.i, ""))
+    out.sort(key=lambda c: c.kind != "ent")  # entities first: they win span ties
     for match in _QUOTED.finditer(doc.text):
         span = doc.char_span(match.start(1), match.end(1), alignment_mode="expand")
         if span is not None and len(span) <= 10:
