@@ -240,7 +240,10 @@ def serve(settings: Settings | None = None, *, host: str | None = None, port: in
     server = settings.server
     print(f"Byline: http://{server.host}:{server.port}{server.root_path.rstrip('/')}/  "
           f"(API docs at {server.root_path.rstrip('/')}/docs)", flush=True)
-    uvicorn.run(app, host=server.host, port=server.port, proxy_headers=True, log_level="info")
+    from web.security import uvicorn_log_config
+
+    uvicorn.run(app, host=server.host, port=server.port, proxy_headers=True, log_level="info",
+                log_config=uvicorn_log_config())
 
 
 if __name__ == "__main__":

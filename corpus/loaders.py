@@ -164,6 +164,9 @@ class ArticleFactory:
         text = normalise_newlines(text).strip()
         if not text:
             raise RejectedInput(f"{where}: empty article (field 'text' has no text)")
+        if not _encodable(text):
+            # JSON "\ud800" escapes decode to lone surrogates, which are not text.
+            raise RejectedInput(f"{where}: field 'text' holds invalid Unicode (a lone surrogate)")
         if len(text.encode("utf-8")) > self.max_bytes:
             raise RejectedInput(f"{where}: article text over the size limit of {self.max_bytes} bytes")
         if "\x00" in text:
@@ -171,6 +174,11 @@ class ArticleFactory:
         for name, value in (("title", title), ("url", url), ("source", source)):
             if value is not None and not isinstance(value, str):
                 raise RejectedInput(f"{where}: field '{name}' must be a string")
+        for name, value in (("title", title), ("url", url), ("source", source),
+                            ("id", article_id if isinstance(article_id, str) else None)):
+            if value and not _encodable(value):
+                # JSON "\ud800" escapes decode to lone surrogates, which are not text.
+                raise RejectedInput(f"{where}: field '{name}' holds invalid Unicode (a lone surrogate)")
         title = normalise_newlines(title or "").strip().replace("\n", " ")
         ov = self.overrides
         title = ov.title or title
@@ -190,6 +198,14 @@ class ArticleFactory:
             title = text.split("\n", 1)[0][:120]
         return Article(id=chosen_id, title=title, text=text, url=(url or "").strip(),
                        published=published_date, source=source)
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _result(where: str, build: Any) -> LoadResult:
@@ -248,10 +264,12 @@ def article_from_record(record: Any, where: str, factory: ArticleFactory) -> Art
         raise RejectedInput(f"{where}: missing field 'text'")
     published = record.get("published") or record.get("publish_date")
     url = record.get("url") or ""
-    return factory.build(where, article_id=record.get("id"), title=record.get("title") or "",
+    title = record.get("title") or ""
+    return factory.build(where, article_id=record.get("id"), title=title,
                          text=record["text"], url=url, published=published,
                          source=record.get("source") or "",
-                         id_origin=url or None, id_hint=(record.get("title") or "")[:40])
+                         id_origin=url if isinstance(url, str) and url else None,
+                         id_hint=title[:40] if isinstance(title, str) else "")
 
 
 def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) -> Iterator[LoadResult]:
@@ -270,10 +288,19 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
         except json.JSONDecodeError as exc:
             yield LoadResult(where, reason=f"{where}: line {exc.lineno}: malformed JSON: {exc.msg}")
             return
+        except RecursionError:
+            yield LoadResult(where, reason=f"{where}: malformed JSON: nested too deeply")
+            return
         records = parsed if isinstance(parsed, list) else [parsed]
+        if not records:
+            yield LoadResult(where, reason=f"{where}: empty JSON list, no article")
+            return
         for i, record in enumerate(records):
             label = where if len(records) == 1 else f"{where}[{i}]"
             yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory))
+        return
+    if not text.strip():
+        yield LoadResult(where, reason=f"{where}: empty file, no JSON lines")
         return
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -283,6 +310,9 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             yield LoadResult(label, reason=f"{label}: malformed JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except RecursionError:
+            yield LoadResult(label, reason=f"{label}: malformed JSON: nested too deeply")
             continue
         yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory))
 

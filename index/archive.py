@@ -64,12 +64,13 @@ class Archive:
     @classmethod
     def open(cls, settings: Settings, *, data_dir: Path | str | None = None,
              embedder: Embedder | None = None, create: bool = True,
-             check_embedder: bool = True) -> "Archive":
+             check_embedder: bool = True, migrate: bool = False) -> "Archive":
         """Open (and with ``create`` make) the archive in ``data_dir`` (default: settings).
 
         Raises :class:`ArchiveError` when the folder is missing (``create=False``), not
         writable for a new archive, of a newer schema, or built with another embedding
-        model (unless ``check_embedder`` is False, as for ``rebuild``).
+        model (unless ``check_embedder`` is False, as for ``rebuild``). An older schema is
+        accepted with ``migrate`` (``rebuild`` rewrites everything and stamps the version).
         """
         path = Path(data_dir or settings.data_dir).expanduser()
         store_path = path / STORE_FILE
@@ -89,7 +90,7 @@ class Archive:
         if version > SCHEMA_VERSION:
             raise ArchiveError(
                 f"{store_path} has schema version {version}, newer than this Byline ({SCHEMA_VERSION}): upgrade Byline")
-        if version < SCHEMA_VERSION:
+        if version < SCHEMA_VERSION and not migrate:
             raise ArchiveError(
                 f"{store_path} has old schema version {version}: run `byline rebuild` to migrate it")
         archive = cls(settings, path, store, embedder)
@@ -332,9 +333,26 @@ class Archive:
         changed = (conn.execute("SELECT count(*) FROM chunks WHERE generation > ?", (snap_generation,)).fetchone()[0]
                    + conn.execute("SELECT count(*) FROM tombstones WHERE generation > ?", (snap_generation,)).fetchone()[0])
         cfg = self.settings.index
+        snapshot = meta.get("dense_snapshot", "")
+        if snapshot and not snapshot.endswith(f"-{choose_type(cfg.faiss_type, total)}.faiss"):
+            # The archive crossed AUTO_FLAT_LIMIT (or the setting changed): build the new
+            # type now, once, under the write lock, rather than in every process that opens
+            # the archive until the snapshot policy would next fire.
+            with self._dense_lock:
+                self._dense = None
+            force = True
         if not force and changed < max(cfg.snapshot_min_chunks, cfg.snapshot_every_fraction * total):
             return
-        self.write_snapshot()
+        try:
+            self.write_snapshot()
+        except (OSError, RuntimeError) as exc:
+            # The change is committed; the snapshot is derived data that readers rebuild by
+            # replaying the store, so a full disk here costs speed, not data.
+            log.warning("FAISS snapshot not written (%s); the index stays usable and will "
+                        "write one next time", exc)
+            for tmp in self.data_dir.glob("dense-*.faiss.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
     def write_snapshot(self) -> Path:
         """Write the current FAISS index as a snapshot and record it (under the write lock)."""
@@ -384,6 +402,7 @@ class Archive:
                 ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
                 ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)
                 ArticleStore.set_meta(conn, "generation", generation)
+                ArticleStore.set_meta(conn, "schema_version", SCHEMA_VERSION)
                 conn.execute("DELETE FROM meta WHERE key IN ('dense_snapshot', 'dense_snapshot_generation')")
             with self._dense_lock:
                 self._dense = None

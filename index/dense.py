@@ -3,13 +3,15 @@ L2-normalised vectors (= cosine similarity).
 
 Index types (setting ``index.faiss_type``):
 - ``flat``: ``IndexIDMap2(IndexFlatIP)``, exact; ~1.5 KB per 384-d chunk; a query costs
-  O(n): a few ms at 100k chunks, tens of ms at 1M on 2 cores.
+  O(n): measured ~35-150 ms at 100k chunks and ~0.8 s at 1M on the (loaded) 2-core bench
+  machine.
 - ``hnsw``: ``IndexIDMap2(IndexHNSWFlat)``, approximate (Malkov & Yashunin 2018); fast at
   millions of chunks. HNSW cannot delete, so removed ids are filtered at search time
   (IVF removals too) and compacted away when a snapshot is saved.
 - ``ivf``: ``IndexIDMap2(IndexIVFFlat)`` trained on the vectors at build time
   (nlist = 4 * sqrt(n) by default, the FAISS wiki's rule of thumb), ``nprobe`` lists searched.
-- ``auto``: flat below 200k chunks, else HNSW (exact search stays under ~50 ms there).
+- ``auto``: flat up to :data:`AUTO_FLAT_LIMIT` chunks (30k: where exact search reaches
+  25 ms on 2 cores), else HNSW; the rule's figures are in docs/benchmarks.md.
 
 Snapshots are written atomically (temp file, fsync, rename) and named by the generation
 they reflect; see :mod:`index.store` for how readers catch up from a snapshot.
@@ -25,7 +27,22 @@ from typing import Iterable
 
 import numpy as np
 
-AUTO_FLAT_LIMIT = 200_000
+# ``auto``: flat while an exact search fits its share of the retrieval latency goal.
+# Flat search streams every vector (1.5 KB per 384-d chunk), so its cost is linear:
+# measured 808 ms p50 per query at 1M chunks on the 2-core bench machine (1 thread, under
+# load; docs/benchmarks.md), i.e. ~1,240 chunks per ms. The dense search may take 25 ms of
+# the 100 ms retrieval goal: 25 * 1,240 = ~31k chunks. Above, HNSW: ~1 ms per query at
+# 100k and recall@10 0.99 of exact search, for +18% memory.
+FLAT_BUDGET_MS = 25
+FLAT_CHUNKS_PER_MS = 1_240
+AUTO_FLAT_LIMIT = (FLAT_BUDGET_MS * FLAT_CHUNKS_PER_MS) // 10_000 * 10_000  # 30,000
+# HNSW build effort: FAISS's default. The old max(40, efSearch) = 128 does ~3x the
+# distance computations per insertion; at 100k chunks it gave recall@10 0.997 vs 0.987 at
+# efSearch 128 (docs/benchmarks.md), and a rebuild at 1M chunks on 2 cores must take
+# minutes, not an hour.
+HNSW_EF_CONSTRUCTION = 40
+# IVF k-means trains on at most this many vectors per inverted list (a random sample).
+IVF_TRAIN_PER_LIST = 64
 # Types whose removals are recorded and filtered at search time, then compacted away when
 # saving: HNSW graphs cannot delete, and IndexIDMap2.remove_ids over an IVF index shifts
 # the id map while the inverted lists keep their old positions (searches then return the
@@ -70,7 +87,7 @@ class DenseIndex:
         elif self.faiss_type == "hnsw":
             inner = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efSearch = self.ef_search
-            inner.hnsw.efConstruction = max(40, self.ef_search)
+            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         else:
             n = 0 if training is None else len(training)
             nlist = self.ivf_nlist or max(1, int(4 * math.sqrt(max(n, 1))))
@@ -78,6 +95,12 @@ class DenseIndex:
             quantizer = faiss.IndexFlatIP(self.dimension)
             inner = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
             if training is not None and len(training):
+                if len(training) > IVF_TRAIN_PER_LIST * nlist:
+                    # k-means on a sample: the FAISS wiki's 30-256 points per centroid.
+                    # At 1M chunks all points would take ~15x longer for little gain.
+                    rng = np.random.default_rng(0)
+                    pick = np.sort(rng.choice(len(training), IVF_TRAIN_PER_LIST * nlist, replace=False))
+                    training = np.ascontiguousarray(training[pick])
                 inner.train(training)
             inner.nprobe = self.ivf_nprobe
         return faiss.IndexIDMap2(inner)
@@ -113,7 +136,7 @@ class DenseIndex:
             if self.faiss_type in _LAZY_DELETE and self.index.ntotal:
                 # An id still stored (live or deleted) is revived, not stored twice:
                 # chunk ids are never reused, so its vector is the same.
-                present = np.isin(ids, self._stored_ids())
+                present = self._present(ids)
                 self._deleted.difference_update(int(i) for i in ids[present])
                 ids, vectors = ids[~present], vectors[~present]
                 if len(ids) == 0:
@@ -126,6 +149,14 @@ class DenseIndex:
 
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
+    def _present(self, ids: np.ndarray) -> np.ndarray:
+        """Mask of ``ids`` stored in the index (live or deleted). Linear in the index size
+        with a small constant: a reader catching up with one added article at a million
+        chunks must not sort the id map or rebuild FAISS's reverse map."""
+        stored = self._stored_ids()
+        lo, hi = ids.min(), ids.max()
+        return np.isin(ids, stored[(stored >= lo) & (stored <= hi)])
+
     def remove(self, ids: np.ndarray) -> None:
         """Remove ``ids`` (absent ids are ignored)."""
         if len(ids) == 0 or self.index is None:
@@ -133,11 +164,14 @@ class DenseIndex:
         import faiss
 
         with self._lock:
+            ids = np.asarray(ids, dtype=np.int64)
+            ids = ids[self._present(ids)] if self.index.ntotal else ids[:0]
+            if len(ids) == 0:
+                return
             if self.faiss_type in _LAZY_DELETE:
-                ids = np.asarray(ids, dtype=np.int64)
-                self._deleted.update(int(i) for i in ids[np.isin(ids, self._stored_ids())])
+                self._deleted.update(int(i) for i in ids)
             else:
-                self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+                self.index.remove_ids(faiss.IDSelectorBatch(ids))
 
     # -- reading ----------------------------------------------------------------------------
     @property

@@ -81,17 +81,48 @@ def _stopwords() -> frozenset[str]:
 STOPWORDS = _stopwords()
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 OR-query of the content words of ``text`` (stop words from bm25s dropped,
-    each term quoted so that FTS5 syntax in user text is inert). None if nothing is left."""
+# FTS5 query cost budget. BM25 scores and sorts every chunk that matches any term of an
+# OR-query, so one very common term ("said", "year") makes a query over a million chunks
+# score a large share of them (hundreds of ms). Terms are kept rarest first (document
+# frequencies from fts5vocab) while their matching chunks add up to at most
+# LEXICAL_MAX_POSTINGS, and at least LEXICAL_MIN_TERMS are kept; the dropped, common terms
+# weigh least in BM25 (low IDF). Archives with fewer chunks than the budget are never
+# affected. Measured in docs/benchmarks.md. 0 = no limit.
+LEXICAL_MAX_POSTINGS = 100_000
+LEXICAL_MIN_TERMS = 3
+
+
+def query_terms(text: str) -> list[str]:
+    """The content words of ``text``, lower-cased, in order, once each (stop words from
+    bm25s and one-letter words dropped)."""
     terms: list[str] = []
     seen: set[str] = set()
     for token in _TOKEN.findall(text.lower()):
         if token in STOPWORDS or token in seen or (len(token) == 1 and not token.isdigit()):
             continue
         seen.add(token)
-        terms.append('"' + token.replace('"', "") + '"')
-    return " OR ".join(terms) if terms else None
+        terms.append(token)
+    return terms
+
+
+def fts_query(text: str, terms: Sequence[str] | None = None) -> str | None:
+    """An FTS5 OR-query of the content words of ``text`` (or of ``terms``), each term
+    quoted so that FTS5 syntax in user text is inert. None if nothing is left."""
+    words = query_terms(text) if terms is None else list(terms)
+    quoted = ['"' + t.replace('"', "") + '"' for t in words]
+    return " OR ".join(quoted) if quoted else None
+
+
+def _porter():  # noqa: ANN202 - a PyStemmer stemmer or None
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("porter")  # the stemmer of FTS5's porter tokenizer
+    except (ImportError, KeyError):  # pragma: no cover
+        return None
+
+
+_PORTER = _porter()
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -105,6 +136,8 @@ class ArticleStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._df_cache: tuple[int, dict[str, int]] = (0, {})  # see _affordable_terms
+        self.read_only = False  # True once opened read-only (a read-only data dir)
 
     # -- connections ---------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
@@ -118,8 +151,32 @@ class ArticleStore:
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
-                raise ArchiveError(f"cannot open the article store {self.path}: {exc}") from None
+                conn = self._connect_read_only(exc)
             self._local.conn = conn
+        return conn
+
+    def _connect_read_only(self, error: sqlite3.Error) -> sqlite3.Connection:
+        """A read-only connection when the data dir cannot be written (read-only mount or
+        permissions): SQLite cannot create the WAL's ``-shm`` file there, so the database
+        is opened immutable, which is exact as long as no WAL file holds newer commits
+        (a cleanly closed archive has none). Writes then fail with a clear error."""
+        import os
+        from urllib.parse import quote
+
+        folder = self.path.parent
+        wal = self.path.with_name(self.path.name + "-wal")
+        if not self.path.exists() or os.access(folder, os.W_OK):
+            raise ArchiveError(f"cannot open the article store {self.path}: {error}") from None
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ArchiveError(f"cannot open the article store {self.path}: {error} (the folder is read-only "
+                               f"and {wal.name} holds changes; open it once with write access)") from None
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro&immutable=1", uri=True,
+                                   timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open the article store {self.path}: {exc}") from None
+        self.read_only = True
         return conn
 
     def close(self) -> None:
@@ -128,6 +185,7 @@ class ArticleStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+            self._local.vocab = False  # the fts5vocab table was temporary to that connection
 
     def create_schema(self) -> None:
         """Create tables if missing and stamp the schema version."""
@@ -138,18 +196,42 @@ class ArticleStore:
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
     class _Tx:
-        def __init__(self, conn: sqlite3.Connection) -> None:
+        def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
             self.conn = conn
+            self.path = path
+
+        def _failed(self, exc: sqlite3.Error) -> ArchiveError:
+            # Disk full, read-only folder, I/O error: the transaction is rolled back (SQLite
+            # may already have done so), nothing of it is stored.
+            return ArchiveError(f"could not write the article store {self.path or ''}: {exc}; "
+                                "nothing of this change was stored")
+
+        def _rollback(self) -> None:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
 
         def __enter__(self) -> sqlite3.Connection:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._failed(exc) from None
             return self.conn
 
-        def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
             if exc_type is None:
-                self.conn.execute("COMMIT")
-            else:
-                self.conn.execute("ROLLBACK")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error as commit_exc:
+                    self._rollback()
+                    raise self._failed(commit_exc) from None
+                return False
+            self._rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise self._failed(exc) from None
+            return False
 
     @contextlib.contextmanager
     def read_snapshot(self) -> Iterator[None]:
@@ -167,7 +249,7 @@ class ArticleStore:
 
     def transaction(self) -> "ArticleStore._Tx":
         """``with store.transaction() as conn:`` one atomic write (BEGIN IMMEDIATE)."""
-        return ArticleStore._Tx(self.connect())
+        return ArticleStore._Tx(self.connect(), self.path)
 
     # -- metadata --------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -282,8 +364,13 @@ class ArticleStore:
                 batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(ids int64 (n,), vectors float32 (n, dimension))`` of chunks added after
         ``since_generation`` (all chunks with the default), in batches."""
-        cur = self.connect().execute(
-            "SELECT id, vector FROM chunks WHERE generation > ? ORDER BY id", (since_generation,))
+        if since_generation < 0:
+            cur = self.connect().execute("SELECT id, vector FROM chunks ORDER BY id")
+        else:
+            # ORDER BY generation, id lets SQLite use chunks_generation; with ORDER BY id it
+            # scanned every chunk row (5 s at a million chunks) for each reader catch-up.
+            cur = self.connect().execute(
+                "SELECT id, vector FROM chunks WHERE generation > ? ORDER BY generation, id", (since_generation,))
         while True:
             rows = cur.fetchmany(batch)
             if not rows:
@@ -326,7 +413,10 @@ class ArticleStore:
     # -- lexical search ------------------------------------------------------------------
     def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         """Top ``k`` ``(chunk_id, bm25)`` by FTS5 BM25 (score negated: higher is better)."""
-        match = fts_query(query)
+        terms = query_terms(query)
+        if LEXICAL_MAX_POSTINGS and len(terms) > LEXICAL_MIN_TERMS:
+            terms = self._affordable_terms(terms, LEXICAL_MAX_POSTINGS, LEXICAL_MIN_TERMS)
+        match = fts_query(query, terms)
         if match is None or k <= 0:
             return []
         conn = self.connect()
@@ -339,6 +429,42 @@ class ArticleStore:
                f"JOIN articles a ON a.id = c.article_id WHERE chunks_fts MATCH ? AND {where} "
                "ORDER BY bm25(chunks_fts) LIMIT ?")
         return [(int(r[0]), float(r[1])) for r in conn.execute(sql, [match, *params, k])]
+
+    def _affordable_terms(self, terms: list[str], budget: int, minimum: int) -> list[str]:
+        """The rarest of ``terms`` whose matching chunks add up to at most ``budget`` (at
+        least ``minimum`` of them), plus every term the index does not hold (they cost
+        nothing); in query order. Document frequencies are FTS5's own (a connection-local
+        fts5vocab table); nothing is looked up while the archive is smaller than the budget."""
+        conn = self.connect()
+        row = conn.execute("SELECT max(rowid) FROM chunks_fts").fetchone()
+        if _PORTER is None or not row[0] or int(row[0]) * len(terms) <= budget:
+            return terms
+        if not getattr(self._local, "vocab", False):
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_vocab "
+                         "USING fts5vocab(main, 'chunks_fts', 'row')")
+            self._local.vocab = True
+        # fts5vocab counts a term's documents by reading its whole doclist (~90 ms for a
+        # term in 40% of a million chunks), so counts are cached per process until the
+        # archive grows by a tenth: they only choose terms, so a stale count costs speed.
+        size, cache = self._df_cache
+        if int(row[0]) > 1.1 * size or len(cache) > 200_000:
+            size, cache = int(row[0]), {}
+            self._df_cache = (size, cache)
+        df = {}
+        for term in terms:
+            stem = _PORTER.stemWord(term)
+            if stem not in cache:
+                found = conn.execute("SELECT doc FROM temp.chunks_fts_vocab WHERE term = ?", (stem,)).fetchone()
+                cache[stem] = int(found[0]) if found else 0
+            df[term] = cache[stem]
+        keep = {t for t in terms if not df[t]}
+        total = 0
+        for i, term in enumerate(sorted((t for t in terms if df[t]), key=lambda t: df[t])):
+            if i >= minimum and total + df[term] > budget:
+                break
+            keep.add(term)
+            total += df[term]
+        return [t for t in terms if t in keep]
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """``{chunk_id: ChunkRecord}`` for the live ones among ``chunk_ids``; the text is

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
+import re
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any, Awaitable, Callable
@@ -268,6 +270,43 @@ class SecurityMiddleware:
         if api:
             hdrs.append((b"cache-control", b"no-store"))
         return hdrs
+
+
+_TOKEN_IN_URL = re.compile(r"([?&;](?:token|access_token)=)[^&#\s\"']*", re.IGNORECASE)
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with the values of ``token=`` query parameters replaced by ``[redacted]``."""
+    return _TOKEN_IN_URL.sub(r"\1[redacted]", text)
+
+
+class RedactTokensFilter(logging.Filter):
+    """A logging filter that keeps access tokens out of log lines: uvicorn's access log
+    prints each request's path with its query string, and pages are opened with
+    ``?token=<token>``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_tokens(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_tokens(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: redact_tokens(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's default logging configuration with :class:`RedactTokensFilter` on every
+    handler (tokens in ``?token=`` never reach the logs)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["byline_redact_tokens"] = {"()": RedactTokensFilter}
+    for handler in config.get("handlers", {}).values():
+        handler.setdefault("filters", []).append("byline_redact_tokens")
+    return config
 
 
 class RootPathMiddleware:

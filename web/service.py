@@ -39,9 +39,9 @@ class QAService:
     def __init__(self, settings: Settings, archive: Any = None, pipeline: Any = None) -> None:
         self.settings = settings
         if archive is None:
-            from index.archive import Archive
+            from index.factory import open_backend
 
-            archive = Archive.open(settings)
+            archive = open_backend(settings)
         self.archive = archive
         if pipeline is None:
             from retrieval.pipeline import QAPipeline
@@ -98,6 +98,8 @@ class QAService:
         question = question.strip()
         if not question:
             raise RequestError("question: empty")
+        if not _valid_unicode(question):
+            raise RequestError("question: invalid Unicode (a lone surrogate)")
         limit = self.settings.server.max_question_chars
         if len(question) > limit:
             raise RequestError(f"question: {len(question)} characters, the limit is {limit}")
@@ -115,6 +117,8 @@ class QAService:
             if (not isinstance(turn, (list, tuple)) or len(turn) != 2
                     or not all(isinstance(x, str) for x in turn)):
                 raise RequestError(f"history[{i}]: must be a [question, answer] pair of strings")
+            if not all(_valid_unicode(x) for x in turn):
+                raise RequestError(f"history[{i}]: invalid Unicode (a lone surrogate)")
             turns.append((turn[0], turn[1]))
         return turns[-MAX_HISTORY_TURNS:]
 
@@ -172,6 +176,15 @@ class QAService:
         except Exception:  # noqa: BLE001 - reported as not ok
             articles, ok = None, False
         return {"status": "ok" if ok else "error", "ready": self.ready.is_set(), "articles": articles}
+
+
+def _valid_unicode(text: str) -> bool:
+    """False for strings with lone surrogates (JSON "\\ud800" escapes), which are not text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load_sample_questions(limit: int = 6) -> list[str]:

@@ -151,12 +151,15 @@
         meta.appendChild(link);
       }
       var text = a.text || "";
-      if (start >= 0 && end > start && end <= text.length) {
-        body.appendChild(document.createTextNode(text.slice(0, start)));
-        var mark = el("mark", null, text.slice(start, end));
+      // Offsets count Unicode code points (Python str indices); JS strings count UTF-16
+      // units, so an emoji before the span would shift a plain slice.
+      var cps = Array.from(text);
+      if (start >= 0 && end > start && end <= cps.length) {
+        body.appendChild(document.createTextNode(cps.slice(0, start).join("")));
+        var mark = el("mark", null, cps.slice(start, end).join(""));
         mark.id = "hl";
         body.appendChild(mark);
-        body.appendChild(document.createTextNode(text.slice(end)));
+        body.appendChild(document.createTextNode(cps.slice(end).join("")));
         mark.scrollIntoView({ block: "center" });
       } else {
         body.textContent = text;
