@@ -26,6 +26,7 @@ from config.settings import Settings
 from corpus.article import Article
 from corpus.chunking import Chunker
 from corpus.loaders import LoadResult
+from index.batching import add_in_batches
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
 from index.dense import DenseIndex, choose_type
@@ -218,49 +219,11 @@ class Archive:
         the later one is rejected. Commits every :data:`ADD_BATCH_ARTICLES` articles, each
         article wholly or not at all.
         """
-        results: list[AddResult] = []
-
-        def emit(result: AddResult) -> None:
-            results.append(result)
-            if on_result:
-                on_result(result)
-
-        seen: dict[str, tuple[str, str]] = {}
-        sequence: dict[tuple[str, str | None], int] = {}
-        batch: list[tuple[str, Article]] = []
-        bar = _progress(progress)
         with self.write_lock(lambda: log.warning("waiting for another writer to finish...")):
-            for item in articles:
-                if isinstance(item, LoadResult):
-                    sequence.setdefault((item.where, item.article.id if item.article else None), len(sequence))
-                    if item.article is None:
-                        emit(AddResult(item.where, None, "rejected", reason=item.reason))
-                        continue
-                    where, article = item.where, item.article
-                else:
-                    where, article = article_where(item), item
-                    sequence.setdefault((where, article.id), len(sequence))
-                if article.id in seen:
-                    first_hash, first_where = seen[article.id]
-                    if first_hash == article.content_hash:
-                        emit(AddResult(where, article.id, "unchanged"))
-                    else:
-                        emit(AddResult(where, article.id, "rejected",
-                                       reason=f"{where}: duplicate id {article.id!r} with different content "
-                                              f"in this batch (first from {first_where})"))
-                    continue
-                seen[article.id] = (article.content_hash, where)
-                batch.append((where, article))
-                if len(batch) >= ADD_BATCH_ARTICLES:
-                    self._add_batch(batch, emit, bar)
-                    batch = []
-            if batch:
-                self._add_batch(batch, emit, bar)
+            results = add_in_batches(articles, self._add_batch, batch_size=ADD_BATCH_ARTICLES,
+                                     progress=progress, on_result=on_result)
             self._maybe_snapshot()
-        if bar is not None:
-            bar.close()
-        # Callbacks report in commit order; the returned list follows the input order.
-        return sorted(results, key=lambda r: sequence.get((r.where, r.article_id), len(sequence)))
+        return results
 
     def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
         stored = self.store.content_hashes([a.id for _, a in batch])
@@ -510,16 +473,3 @@ class Archive:
                 problems.append(f"FAISS holds {len(ids)} vectors, the store {len(stored)} chunks "
                                 f"({len(np.setdiff1d(ids, stored))} extra, {len(np.setdiff1d(stored, ids))} missing)")
         return problems
-
-
-def article_where(article: Article) -> str:
-    """A label for an article passed without a loader: its URL or id."""
-    return article.url or article.id
-
-
-def _progress(enabled: bool):  # noqa: ANN202 - a tqdm bar or None
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(unit="article", desc="adding", leave=False)

@@ -49,6 +49,7 @@ from config.settings import Settings
 from corpus.article import Article
 from corpus.chunking import Chunker
 from corpus.loaders import LoadResult
+from index.batching import add_in_batches
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
 from index.embedder import Embedder
@@ -464,51 +465,12 @@ class MilvusArchive:
     def add(self, articles: Iterable[Article | LoadResult], *, progress: bool = False,
             on_result: Callable[[AddResult], None] | None = None) -> list[AddResult]:
         """Add articles (or loader results); statuses as :meth:`index.archive.Archive.add`."""
-        from index.archive import _progress, article_where
-
-        results: list[AddResult] = []
-
-        def emit(result: AddResult) -> None:
-            results.append(result)
-            if on_result:
-                on_result(result)
-
-        seen: dict[str, tuple[str, str]] = {}
-        sequence: dict[tuple[str, str | None], int] = {}
-        batch: list[tuple[str, Article]] = []
-        bar = _progress(progress)
         with self.write_lock():
-            for item in articles:
-                if isinstance(item, LoadResult):
-                    sequence.setdefault((item.where, item.article.id if item.article else None), len(sequence))
-                    if item.article is None:
-                        emit(AddResult(item.where, None, "rejected", reason=item.reason))
-                        continue
-                    where, article = item.where, item.article
-                else:
-                    where, article = article_where(item), item
-                    sequence.setdefault((where, article.id), len(sequence))
-                if article.id in seen:
-                    first_hash, first_where = seen[article.id]
-                    if first_hash == article.content_hash:
-                        emit(AddResult(where, article.id, "unchanged"))
-                    else:
-                        emit(AddResult(where, article.id, "rejected",
-                                       reason=f"{where}: duplicate id {article.id!r} with different content "
-                                              f"in this batch (first from {first_where})"))
-                    continue
-                seen[article.id] = (article.content_hash, where)
-                batch.append((where, article))
-                if len(batch) >= ADD_BATCH_ARTICLES:
-                    self._add_batch(batch, emit, bar)
-                    batch = []
-            if batch:
-                self._add_batch(batch, emit, bar)
+            results = add_in_batches(articles, self._add_batch, batch_size=ADD_BATCH_ARTICLES,
+                                     progress=progress, on_result=on_result)
             if any(r.status in ("added", "updated") for r in results):
                 self._settle()
-        if bar is not None:
-            bar.close()
-        return sorted(results, key=lambda r: sequence.get((r.where, r.article_id), len(sequence)))
+        return results
 
     def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
         heads = self._heads([a.id for _, a in batch])
