@@ -166,6 +166,7 @@ class QuestionAnalysis:
     answer_kind: str
     keywords: tuple[str, ...]
     names: tuple[str, ...]
+    plural: bool = False
 
     @property
     def wants_number(self) -> bool:
@@ -174,8 +175,15 @@ class QuestionAnalysis:
 
 
 def _focus_sentence(question: str) -> str:
-    """The sentence that carries the question: the last one with a wh-word or ``?``."""
-    parts = [p.strip() for p in _SENT_END.split(question.strip()) if p.strip()]
+    """The sentence that carries the question: the last one with a wh-word or ``?``.
+
+    Sentences are split with the reader's abbreviation-aware splitter, so "Roe v. Wade?"
+    or "Dr. Biden" does not cut the question in two.
+    """
+    from retrieval.readers.sentences import split_sentences
+
+    text = question.strip()
+    parts = [text[a:b].strip() for a, b in split_sentences(text) if text[a:b].strip()]
     if not parts:
         return question.strip()
     for part in reversed(parts):
@@ -201,6 +209,34 @@ def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # noqa: ANN201 - a spacy.Language
 
 
 _RUN_POS = {"ADJ", "NOUN", "PROPN", "NUM", "ADV", "PART", "PUNCT", "X"}
+
+
+def _head_token(doc, i: int):  # noqa: ANN001, ANN202 - a spacy Doc / Token
+    """The head-noun token of the noun phrase right after token ``i`` (or None); see
+    :func:`_head_after`."""
+    run = []
+    for tok in doc[i + 1: i + 8]:
+        nxt = doc[tok.i + 1] if tok.i + 1 < len(doc) else None
+        participle = tok.tag_ in {"VBN", "VBG"} and nxt is not None and nxt.pos_ in {"NOUN", "ADJ", "PROPN"}
+        if participle:
+            run.append(tok)
+            continue
+        if tok.pos_ not in _RUN_POS or (tok.pos_ == "PUNCT" and tok.text not in "-–"):
+            if tok.lower_ in {"of", "the"} and not run:
+                continue
+            break
+        if tok.pos_ == "PART" and tok.text.replace("’", "'") == "'s":
+            break
+        run.append(tok)
+    nouns = [t for t in run if t.pos_ in {"NOUN", "PROPN"}] or run[-1:]
+    return nouns[-1] if nouns else None
+
+
+# Units a "how many/how long" question counts in; the matching entity labels carry them
+# ("187 minutes" is TIME, "12 years" is DATE in OntoNotes).
+_TIME_UNITS = {"second": "TIME", "minute": "TIME", "hour": "TIME", "day": "DATE", "week": "DATE",
+               "month": "DATE", "year": "DATE", "decade": "DATE"}
+_COUNT_WORDS = {"two", "three", "four", "five", "both", "several", "multiple"}
 
 
 def _head_after(doc, i: int) -> str | None:  # noqa: ANN001 - a spacy Doc
@@ -267,6 +303,14 @@ def analyze_question(question: str, spacy_model: str = DEFAULT_SPACY_MODEL) -> Q
         types = _WH_TYPES[wh]
     if wh in {"what", "which"} and head in {"year", "decade", "century"}:
         types = ("DATE",)
+    if wh in {"how many", "how long"} and head in _TIME_UNITS:  # "how many minutes"
+        types = tuple(types) + (_TIME_UNITS[head],)
+    plural = False
+    if idx is not None and head is not None:
+        tok = _head_token(doc, idx + (1 if wh.startswith("how ") else 0))
+        if tok is not None:
+            plural = tok.tag_ in {"NNS", "NNPS"} or any(
+                t.lower_ in _COUNT_WORDS for t in doc[idx + 1: tok.i])
     if wh in {"why", "how"}:
         kind = "clause"
     elif wh == "what" and head is None and re.search(r"\b(say|said|says|do|did|does|happen|happened|mean|stand)\b", focus.lower()):
@@ -294,4 +338,5 @@ def analyze_question(question: str, spacy_model: str = DEFAULT_SPACY_MODEL) -> Q
         answer_kind=kind,
         keywords=tuple(seen),
         names=names,
+        plural=plural,
     )

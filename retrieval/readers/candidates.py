@@ -33,7 +33,7 @@ class Candidate:
 
     ``kind``: ``"ent"`` (named entity; ``label`` = spaCy label), ``"np"`` (noun chunk),
     ``"quote"`` (a short quoted title, label WORK_OF_ART), ``"subj"`` (subject of a reporting verb / object of "according to"),
-    ``"clause"`` (reported clause). ``verb``: lemma of the reporting verb the candidate is
+    ``"clause"`` (reported clause), ``"coord"`` (two coordinated entities of one label). ``verb``: lemma of the reporting verb the candidate is
     the subject of (or "").
     ``tok_start``/``tok_end``: token indices in the sentence doc.
     """
@@ -51,7 +51,7 @@ def _trim(doc, i: int, j: int) -> tuple[int, int]:  # noqa: ANN001 - spacy Doc
     """Shrink token range ``[i, j)`` past leading determiners/possessives/punctuation
     (keeping "the", part of names like "The Tony Awards") and trailing punctuation."""
     while i < j and (doc[i].is_space or doc[i].lower_ in _LEAD_WORDS
-                     or (doc[i].pos_ in _STRIP_START and doc[i].lower_ != "the")):
+                     or (doc[i].pos_ in _STRIP_START and doc[i].lower_ != "the" and not doc[i].is_currency)):
         i += 1
     while j > i and (doc[j - 1].pos_ in _STRIP_END or doc[j - 1].is_space):
         j -= 1
@@ -97,8 +97,32 @@ def extract_candidates(doc, base: int, *, clauses: bool = False) -> list[Candida
                 if pobj.dep_ == "pobj":
                     sub = list(pobj.subtree)
                     _add(out, doc, sub[0].i, sub[-1].i + 1, base, "subj", "", "according")
-    for ent in doc.ents:  # entities that are the subject (head) of a reporting verb get its lemma
-        _add(out, doc, ent.start, ent.end, base, "ent", ent.label_, agents.get(ent.root.i, ""))
+    ents = list(doc.ents)
+    for ent in ents:  # entities that are the subject (head) of a reporting verb get its lemma
+        start = ent.start
+        if ent.label_ == "MONEY" and start > 0 and doc[start - 1].is_currency:
+            start -= 1  # the small model leaves "$" out of "$5.02"
+        _add(out, doc, start, ent.end, base, "ent", ent.label_, agents.get(ent.root.i, ""))
+    for ent in ents:
+        # NER boundary repair: a name the model cut short ("[Cleveland] Browns", "the
+        # [Denver] Broncos") continues over the following untagged proper nouns of the
+        # same compound. A place name followed by more name words is an organisation
+        # (sports teams, newspapers, companies: "Denver Broncos", "Boston Globe").
+        end = ent.end
+        while end < len(doc) and doc[end].pos_ == "PROPN" and doc[end].ent_iob_ == "O":
+            end += 1
+        if end > ent.end:
+            label = "ORG" if ent.label_ in {"GPE", "LOC", "NORP"} else ent.label_
+            _add(out, doc, ent.start, end, base, "ent", label, agents.get(doc[end - 1].i, ""))
+    for k, ent in enumerate(ents[:-1]):
+        # Coordinated entities of one label ("New Jersey and Oregon", "Sweden and
+        # Finland"): the pair is one candidate too, for questions whose answer is a list.
+        nxt = ents[k + 1]
+        between = doc[ent.end:nxt.start]
+        if (nxt.label_ == ent.label_ and 1 <= len(between) <= 2
+                and all(t.lower_ in {"and", "or", ",", "&"} for t in between)
+                and any(t.lower_ in {"and", "or", "&"} for t in between)):
+            _add(out, doc, ent.start, nxt.end, base, "coord", ent.label_, "")
     out.sort(key=lambda c: c.kind != "ent")  # entities first: they win span ties
     for match in _QUOTED.finditer(doc.text):
         span = doc.char_span(match.start(1), match.end(1), alignment_mode="expand")
@@ -111,6 +135,10 @@ def extract_candidates(doc, base: int, *, clauses: bool = False) -> list[Candida
             if objs:
                 end = max(t.i for t in objs[0].subtree) + 1
         if chunk.root.pos_ != "PRON":
+            # A noun chunk made of proper nouns is a name the NER missed: label "PROPN".
+            proper = all(t.pos_ in {"PROPN", "DET", "PUNCT"} for t in chunk) and chunk.root.pos_ == "PROPN"
+            if proper:
+                _add(out, doc, chunk.start, chunk.end, base, "np", "PROPN")
             _add(out, doc, chunk.start, end, base, "np", "")
             if end != chunk.end:
                 _add(out, doc, chunk.start, chunk.end, base, "np", "")

@@ -98,3 +98,22 @@ def test_make_reader(embedder, make_settings) -> None:
     assert isinstance(make_reader(settings, embedder), OfflineReader)
     with pytest.raises(ValueError, match="unknown reader"):
         make_reader(settings.model_copy(update={"reader": settings.reader.model_copy(update={"name": "nope"})}), embedder)
+
+
+def test_answer_span_refinement_and_country_names() -> None:
+    from retrieval.question import analyze_question
+    from retrieval.readers.candidates import Candidate
+
+    def refine(question: str, text: str, label: str) -> str:
+        qa = analyze_question(question)
+        cand = Candidate(0, len(text), "ent", label, "", 0, 1)
+        start, end = OfflineReader._refine_span(text, 0, len(text), cand, qa, set())
+        return text[start:end]
+
+    assert refine("How old is he?", "17-year-old", "DATE") == "17"
+    assert refine("How many years was his sentence?", "12 years", "DATE") == "12"
+    assert refine("How many children?", "more than 10", "CARDINAL") == "10"
+    assert refine("Which awards show?", "Tony Awards", "EVENT") == "Tony Awards"
+    text = "North Korean leader Kim Jong Un spoke. North Korea reported no new cases. Saudi Arabia agreed."
+    assert OfflineReader._country_name("North Korean", text) == "North Korea"
+    assert OfflineReader._country_name("Saudi", text) == "Saudi Arabia"

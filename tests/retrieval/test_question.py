@@ -59,3 +59,12 @@ def test_keywords_and_names() -> None:
 def test_empty_question() -> None:
     qa = analyze_question("")
     assert qa.wh == "other" and qa.keywords == ()
+
+
+def test_focus_survives_abbreviations_and_plural_heads() -> None:
+    qa = analyze_question("According to a recent survey, what percentage of US adults disapprove of the "
+                          "Supreme Court’s decision to overturn Roe v. Wade?")
+    assert qa.wh == "what" and qa.expected_types == {"PERCENT"}
+    assert analyze_question("Which two countries did NATO invite to join?").plural
+    assert not analyze_question("Which team won the 2022 Stanley Cup?").plural
+    assert "TIME" in analyze_question("How many minutes did the hearing last?").expected_types
