@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install run test soak bench sample-index browser-deps clean
+.PHONY: install run test soak bench bench-quick sample-index browser-deps clean
 
 $(STAMP): pyproject.toml requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,13 @@ test: install browser-deps
 soak: install browser-deps
 	$(BIN)/python -m pytest -q
 
+# Benchmarks: figures into docs/benchmarks.md. The first full run builds a 1M-chunk store
+# (about an hour on 2 cores, cached in bench/.cache/); --quick takes under 5 minutes.
 bench: install
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/run_all.py
+
+bench-quick: install
+	$(BIN)/python bench/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) .byline .pytest_cache

@@ -66,7 +66,7 @@ class IndexSettings(BaseModel):
 
     backend: Literal["embedded", "milvus"] = "embedded"
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
-    faiss_type: Literal["flat", "hnsw", "ivf", "auto"] = "flat"
+    faiss_type: Literal["flat", "hnsw", "ivf", "auto"] = "auto"
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_search: int = Field(128, ge=8)
     ivf_nlist: int = Field(0, ge=0)

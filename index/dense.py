@@ -3,15 +3,14 @@ L2-normalised vectors (= cosine similarity).
 
 Index types (setting ``index.faiss_type``):
 - ``flat``: ``IndexIDMap2(IndexFlatIP)``, exact; ~1.5 KB per 384-d chunk; a query costs
-  O(n): measured ~35-150 ms at 100k chunks and ~0.8 s at 1M on the (loaded) 2-core bench
-  machine.
+  O(n): measured ~0.1 s per query at 1M chunks on one idle core (0.8 s under heavy load).
 - ``hnsw``: ``IndexIDMap2(IndexHNSWFlat)``, approximate (Malkov & Yashunin 2018); fast at
   millions of chunks. HNSW cannot delete, so removed ids are filtered at search time
   (IVF removals too) and compacted away when a snapshot is saved.
 - ``ivf``: ``IndexIDMap2(IndexIVFFlat)`` trained on the vectors at build time
   (nlist = 4 * sqrt(n) by default, the FAISS wiki's rule of thumb), ``nprobe`` lists searched.
-- ``auto``: flat up to :data:`AUTO_FLAT_LIMIT` chunks (30k: where exact search reaches
-  25 ms on 2 cores), else HNSW; the rule's figures are in docs/benchmarks.md.
+- ``auto``: flat up to :data:`AUTO_FLAT_LIMIT` chunks (240k: where exact search reaches
+  25 ms on one core), else HNSW; the rule's figures are in docs/benchmarks.md.
 
 Snapshots are written atomically (temp file, fsync, rename) and named by the generation
 they reflect; see :mod:`index.store` for how readers catch up from a snapshot.
@@ -29,13 +28,14 @@ import numpy as np
 
 # ``auto``: flat while an exact search fits its share of the retrieval latency goal.
 # Flat search streams every vector (1.5 KB per 384-d chunk), so its cost is linear:
-# measured 808 ms p50 per query at 1M chunks on the 2-core bench machine (1 thread, under
-# load; docs/benchmarks.md), i.e. ~1,240 chunks per ms. The dense search may take 25 ms of
-# the 100 ms retrieval goal: 25 * 1,240 = ~31k chunks. Above, HNSW: ~1 ms per query at
-# 100k and recall@10 0.99 of exact search, for +18% memory.
+# measured 103 ms CPU p50 per query at 1M chunks on one core of the 2-core bench machine
+# (docs/benchmarks.md), i.e. ~9,700 chunks per ms. The dense search may take 25 ms of the
+# 100 ms retrieval goal: 25 * 9,700 = ~243k chunks. Above, HNSW: ~1-2 ms per query and
+# recall@10 0.99 (100k) / 0.96-0.97 (1M) of exact search, for +18% memory. (Under heavy
+# load, memory-bandwidth contention made flat ~8x slower; HNSW stayed ~1 ms.)
 FLAT_BUDGET_MS = 25
-FLAT_CHUNKS_PER_MS = 1_240
-AUTO_FLAT_LIMIT = (FLAT_BUDGET_MS * FLAT_CHUNKS_PER_MS) // 10_000 * 10_000  # 30,000
+FLAT_CHUNKS_PER_MS = 9_700
+AUTO_FLAT_LIMIT = (FLAT_BUDGET_MS * FLAT_CHUNKS_PER_MS) // 10_000 * 10_000  # 240,000
 # HNSW build effort: FAISS's default. The old max(40, efSearch) = 128 does ~3x the
 # distance computations per insertion; at 100k chunks it gave recall@10 0.997 vs 0.987 at
 # efSearch 128 (docs/benchmarks.md), and a rebuild at 1M chunks on 2 cores must take

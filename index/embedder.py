@@ -127,3 +127,21 @@ class Embedder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def embedder_from_settings(settings) -> Embedder:  # noqa: ANN001 - config.Settings
+    """The :class:`Embedder` described by ``settings.embedding`` (model loads lazily)."""
+    cfg = settings.embedding
+    return Embedder(cfg.model_path or None, batch_size=cfg.batch_size, device=cfg.device)
+
+
+def chunker_for(embedder: Embedder, settings):  # noqa: ANN001, ANN201 - Settings -> Chunker
+    """A chunker sized by ``settings.chunking`` in ``embedder``'s word pieces, never above
+    what the model reads (``max_seq_length`` minus [CLS] and [SEP])."""
+    from corpus.chunking import Chunker
+
+    cfg = settings.chunking
+    limit = embedder.max_seq_length - 2
+    size = min(cfg.chunk_tokens, limit)
+    return Chunker(embedder.tokenizer, chunk_tokens=size, overlap_tokens=min(cfg.overlap_tokens, size - 1),
+                   max_tokens=limit)

@@ -52,7 +52,7 @@ from corpus.loaders import LoadResult
 from index.batching import add_in_batches
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
-from index.embedder import Embedder
+from index.embedder import Embedder, chunker_for, embedder_from_settings
 from index.store import _TOKEN, STOPWORDS
 
 log = logging.getLogger(__name__)
@@ -378,19 +378,14 @@ class MilvusArchive:
     def embedder(self) -> Embedder:
         """The embedder (created from settings on first use; loads the model lazily)."""
         if self._embedder is None:
-            cfg = self.settings.embedding
-            self._embedder = Embedder(cfg.model_path or None, batch_size=cfg.batch_size, device=cfg.device)
+            self._embedder = embedder_from_settings(self.settings)
         return self._embedder
 
     @property
     def chunker(self) -> Chunker:
         """The chunker, sized like the embedded archive's."""
         if self._chunker is None:
-            cfg = self.settings.chunking
-            limit = self.embedder.max_seq_length - 2
-            self._chunker = Chunker(self.embedder.tokenizer, chunk_tokens=min(cfg.chunk_tokens, limit),
-                                    overlap_tokens=min(cfg.overlap_tokens, min(cfg.chunk_tokens, limit) - 1),
-                                    max_tokens=limit)
+            self._chunker = chunker_for(self.embedder, self.settings)
         return self._chunker
 
     @contextlib.contextmanager

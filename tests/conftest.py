@@ -200,3 +200,21 @@ def article_html(title: str, paragraphs: list[str], *, site: str = "Coastal Gaze
         f"<article><h1>{title}</h1>{body}</article>"
         "<footer><p>Contact the newsroom</p></footer></body></html>"
     )
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201 - a playwright Browser
+    """One headless Chromium (Debian's /usr/bin/chromium, never a downloaded browser) for
+    the whole session: Playwright's sync API allows one running instance per thread."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -122,17 +122,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_site: StaticSite) -> I
         log.close()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium from /usr/bin/chromium (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 class RecordedPage:
     """A page and every URL it (or its frames) requested."""
 

@@ -58,7 +58,7 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def env(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[dict[str, Any]]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium)")
     pytest.importorskip("playwright")
@@ -91,12 +91,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         host.pages["/host.html"] = (f'<!doctype html><title>host</title><p>Intranet</p>'
                                     f'<script src="{base}/widget.js" async></script>')
         other.pages["/evil.html"] = "<!doctype html><title>evil</title><p>evil</p>"
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            yield {"base": base, "host": host, "other": other, "browser": browser}
-            browser.close()
+        yield {"base": base, "host": host, "other": other, "browser": browser}
     finally:
         proc.terminate()
         try:
