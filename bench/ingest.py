@@ -109,8 +109,10 @@ def add_one_at_scale(articles_path: Path, scale: int) -> dict[str, float]:
         t0 = time.perf_counter()
         result = reopened.add([article])
         add_s = time.perf_counter() - t0
+        new_chunk = reopened.chunker.split(article.text)[0].text
+        query = reopened.embedder.embed([new_chunk])[0]
         t0 = time.perf_counter()
-        hits = reopened.dense_search(reopened.embedder.embed([lines[0]["title"]])[0], 10)
+        hits = reopened.dense_search(query, 10)
         search_ms = (time.perf_counter() - t0) * 1000
         assert result[0].status == "added"
         assert reopened.count() == scale // per_article * per_article + result[0].chunks
@@ -139,7 +141,8 @@ def main() -> None:
     s = add_one_at_scale(args.articles, scale)
     print(f"scale: {s['chunks']} chunks (synthetic build {s['build_s']:.1f} s, FAISS load {s['open_dense_s']:.2f} s)")
     print(f"  add one article ({s['add_one_chunks']} chunks) to it: {s['add_one_s']:.3f} s   (goal < 1 s)")
-    print(f"  dense search: {s['dense_search_ms']:.1f} ms, new article found first: {bool(s['top_hit_is_new'])}")
+    print(f"  dense search (query embedded beforehand): {s['dense_search_ms']:.1f} ms; "
+          f"the new article's first chunk is the top hit for its own text: {bool(s['top_hit_is_new'])}")
     print(f"  peak RSS {peak_rss_mb():.0f} MB")
 
 
