@@ -46,6 +46,9 @@ def _load(path: Path, device: str) -> "SentenceTransformer":
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every CLI call
 
             _MODELS[key] = SentenceTransformer(str(path), device=device, local_files_only=True)
         return _MODELS[key]

@@ -69,7 +69,10 @@ class ReaderWeights:
     lex: float = 0.5
     nb: float = 0.2
     rank: float = 0.2
-    position: float = 1.0
+    # Lead bonus. 1.0 (fitted on the dev news, whose quiz answers sit in the lead) made the
+    # first sentence beat better keyword matches on other archives: 0.3 gives dev news F1
+    # 0.605 (vs 0.589) with abstain recall 0.86, and sample-corpus EM 0.52 (vs 0.28).
+    position: float = 0.3
     type: float = 1.0
     prox: float = 0.3
     freq: float = 0.0
