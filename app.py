@@ -166,8 +166,10 @@ def build_chat(service: QAService) -> gr.Blocks:
                         since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD", elem_id="byline-since")
                         until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD", elem_id="byline-until")
                 examples = load_sample_questions()
+                example_list = None
                 if examples:
-                    gr.Examples(examples=[[q] for q in examples], inputs=[question], label="Example questions")
+                    example_list = gr.Examples(examples=[[q] for q in examples], inputs=[question],
+                                               label="Example questions")
             with gr.Column(scale=2, min_width=320):
                 gr.Markdown("### Source")
                 source = gr.HTML(panel_placeholder(), elem_id="byline-source-panel", js_on_load=SOURCE_PANEL_JS)
@@ -176,6 +178,8 @@ def build_chat(service: QAService) -> gr.Blocks:
         outputs = [question, chatbot, history]
         question.submit(respond, inputs, outputs, concurrency_limit=2)
         ask.click(respond, inputs, outputs, concurrency_limit=2)
+        if example_list is not None:  # a click on an example question asks it at once
+            example_list.load_input_event.then(respond, inputs, outputs, concurrency_limit=2)
         source.click(open_citation, None, source)
         new.click(new_conversation, None, [chatbot, history, question, source])
         chatbot.clear(new_conversation, None, [chatbot, history, question, source])

@@ -70,15 +70,16 @@ def test_new_conversation_and_filters(server: str, recorded) -> None:  # noqa: A
     assert recorded.foreign_requests(server) == []
 
 
-def test_examples_fill_the_question(server: str, recorded) -> None:  # noqa: ANN001
+def test_example_question_is_asked_on_click(server: str, recorded) -> None:  # noqa: ANN001
     page = recorded.page
     page.goto(server + "/")
     page.wait_for_selector("#byline-question textarea", timeout=30_000)
     page.get_by_text("Who is Northfield's finance director?").first.click()
     from playwright.sync_api import expect
 
-    expect(page.locator("#byline-question textarea")).to_have_value("Who is Northfield's finance director?",
-                                                                    timeout=10_000)
+    chat = page.locator("#byline-chat")
+    expect(chat).to_contain_text("Who is Northfield's finance director?", timeout=30_000)
+    expect(chat).to_contain_text("Maria Okafor", timeout=60_000)
 
 
 HOSTILE_TEXT = ("The Brindlewick ferry carried 4,812 passengers on its first day. "
