@@ -224,8 +224,9 @@ class Archive:
         stored = self.store.content_hashes([a.id for _, a in batch])
         todo: list[tuple[str, Article, str]] = []
         for where, article in batch:
-            if stored.get(article.id) == article.content_hash:
-                emit(AddResult(where, article.id, "unchanged"))
+            content_hash, chunk_count = stored.get(article.id, ("", 0))
+            if content_hash == article.content_hash:
+                emit(AddResult(where, article.id, "unchanged", chunk_count))
             else:
                 todo.append((where, article, "updated" if article.id in stored else "added"))
         if not todo:

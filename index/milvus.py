@@ -473,7 +473,7 @@ class MilvusArchive:
         for where, article in batch:
             head = heads.get(article.id)
             if head is not None and head["content_hash"] == article.content_hash:
-                emit(AddResult(where, article.id, "unchanged"))
+                emit(AddResult(where, article.id, "unchanged", int(head["chunk_count"])))
                 continue
             too_long = [name for name in ("title", "url", "source")
                         if len(getattr(article, name).encode("utf-8")) > VARCHAR_MAX]

@@ -269,14 +269,15 @@ class ArticleStore:
                       (key, str(value)))
 
     # -- articles ----------------------------------------------------------------------
-    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
-        """``{id: content_hash}`` for those of ``ids`` that are stored."""
-        out: dict[str, str] = {}
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """``{id: (content_hash, chunk_count)}`` for those of ``ids`` that are stored."""
+        out: dict[str, tuple[str, int]] = {}
         conn = self.connect()
         for start in range(0, len(ids), 500):
             part = list(ids[start:start + 500])
             marks = ",".join("?" * len(part))
-            out.update(conn.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", part))
+            rows = conn.execute(f"SELECT id, content_hash, chunk_count FROM articles WHERE id IN ({marks})", part)
+            out.update((r[0], (r[1], int(r[2]))) for r in rows)
         return out
 
     def get(self, article_id: str) -> Article | None:
