@@ -218,3 +218,19 @@ def browser():  # noqa: ANN201 - a playwright Browser
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201
+    """A warmed-up QAService (archive + pipeline) over the sample corpus in a temp data dir."""
+    from config.settings import load_settings
+    from index.archive import Archive
+    from web.service import QAService, ensure_sample
+
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("service-data"))
+    archive = Archive.open(settings, embedder=embedder)
+    ensure_sample(archive, settings)
+    svc = QAService(settings, archive=archive)
+    svc.warm_up()
+    yield svc
+    archive.store.close()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from retrieval.types import Citation, PassageRef
 from web.service import QAService, RequestError
 
 log = logging.getLogger(__name__)
@@ -34,28 +35,6 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve (default: retrieval.top_k).")
 
 
-class CitationOut(BaseModel):
-    """A numbered citation; ``quote == article.text[start:end]``."""
-
-    n: int
-    article_id: str
-    title: str
-    url: str
-    start: int
-    end: int
-    quote: str
-
-
-class PassageOut(BaseModel):
-    """A retrieved passage (the closest articles when abstaining)."""
-
-    article_id: str
-    title: str
-    start: int
-    end: int
-    score: float
-
-
 class AnswerOut(BaseModel):
     """The answer object (also ``byline ask --json``)."""
 
@@ -64,8 +43,9 @@ class AnswerOut(BaseModel):
     text: str
     abstained: bool
     confidence: float
-    citations: list[CitationOut]
-    passages: list[PassageOut]
+    # The retrieval dataclasses themselves: pydantic validates and documents them.
+    citations: list[Citation]
+    passages: list[PassageRef]
     standalone_question: str | None
 
 

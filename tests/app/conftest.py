@@ -13,22 +13,6 @@ ADMIN = "admin-secret"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201
-    """A warmed-up QAService over the sample corpus in a temporary data dir."""
-    from config.settings import load_settings
-    from index.archive import Archive
-    from web.service import QAService, ensure_sample
-
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("data"))
-    archive = Archive.open(settings, embedder=embedder)
-    ensure_sample(archive, settings)
-    svc = QAService(settings, archive=archive)
-    svc.warm_up()
-    yield svc
-    archive.store.close()
-
-
-@pytest.fixture(scope="module")
 def make_client(service) -> Callable[..., Any]:  # noqa: ANN001
     """``make_client(**server_settings)``: a TestClient of an app on the shared service."""
     from fastapi.testclient import TestClient

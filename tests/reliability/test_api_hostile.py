@@ -27,21 +27,6 @@ ALLOWED = "http://intranet.example"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201
-    from config.settings import load_settings
-    from index.archive import Archive
-    from web.service import QAService, ensure_sample
-
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("api-data"))
-    archive = Archive.open(settings, embedder=embedder)
-    ensure_sample(archive, settings)
-    svc = QAService(settings, archive=archive)
-    svc.warm_up()
-    yield svc
-    archive.store.close()
-
-
-@pytest.fixture(scope="module")
 def locked(service):  # noqa: ANN001, ANN201
     from fastapi.testclient import TestClient
 
