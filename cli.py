@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -268,7 +268,7 @@ def _with_reader(cfg, reader: Optional[str]):  # noqa: ANN001, ANN202 - config.S
     return cfg.model_copy(update={"reader": cfg.reader.model_copy(update={"name": reader})})
 
 
-READER_HELP = "Answer backend: offline | transformers | llm (default: settings reader.name)."
+READER_HELP = "Answer backend: offline | offline-rules | transformers | llm (default: settings reader.name)."
 
 
 def _print_answer(answer) -> None:  # noqa: ANN001
@@ -346,9 +346,13 @@ def chat(
 @app.command(name="eval")
 def evaluate(
     questions: Path = typer.Option(..., "--questions", exists=True, dir_okay=False, help="Questions JSONL with gold answer spans."),
-    articles: Optional[Path] = typer.Option(None, "--articles", exists=True, dir_okay=False,
-                                            help="Articles JSONL to index (all of them; the rest are distractors)."),
+    articles: Optional[List[Path]] = typer.Option(None, "--articles", exists=True, dir_okay=False,
+                                                  help="Articles JSONL to index (repeatable; all of them go into one "
+                                                       "index, the rest are distractors)."),
     corpus: Optional[str] = typer.Option(None, "--corpus", help="Only questions of this corpus (news, wikipedia)."),
+    split: Optional[str] = typer.Option(None, "--split",
+                                        help="Only dev questions of this split by article: train | calib | heldout "
+                                             "(the trained reader learned from train and was calibrated on calib)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most N questions."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     dump: Optional[Path] = typer.Option(None, "--dump", help="Write one JSON line per question here."),
@@ -367,13 +371,13 @@ def evaluate(
 
     cfg = _with_reader(settings(), reader)
     try:
-        gold = read_questions(questions, corpus, limit)
+        gold = read_questions(questions, corpus, limit, split=split)
     except ValueError as exc:
         _fail(str(exc), 2)
     if not gold:
         _fail(f"no questions in {questions}" + (f" for corpus {corpus!r}" if corpus else ""), 2)
     with tempfile.TemporaryDirectory(prefix="byline-eval-") as tmp:
-        if articles is not None:
+        if articles:
             data_dir = index_dir or Path(tmp)
             # The evaluation index is private: with backend "milvus" it is a Milvus Lite
             # file in data_dir, never the configured archive's collections.
@@ -381,7 +385,7 @@ def evaluate(
                 update={"milvus": cfg.index.milvus.model_copy(update={"uri": ""})})})
             archive = open_backend(eval_cfg, data_dir=data_dir)
             factory = ArticleFactory(max_bytes=cfg.ingest.max_file_bytes)
-            results = archive.add(load_inputs([str(articles)], factory), progress=sys.stderr.isatty())
+            results = archive.add(load_inputs([str(a) for a in articles], factory), progress=sys.stderr.isatty())
             rejected = [r for r in results if r.status == "rejected"]
             for r in rejected[:5]:
                 typer.echo(f"rejected  {r.reason}", err=True)
@@ -404,7 +408,7 @@ def evaluate(
         if key == "baselines":
             for name, values in value.items():
                 typer.echo(f"retrieval {name:<7} " + "  ".join(f"{k} {v}" for k, v in values.items()))
-        else:
+        elif key != "reliability":
             typer.echo(f"{key:<18} {value}")
 
 

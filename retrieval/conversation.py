@@ -29,7 +29,7 @@ _THING_PRON = {"it": "", "its": "'s"}
 _GROUP_PRON = {"they": "", "them": "", "their": "'s", "theirs": "'s"}
 _ALL_PRON = {**_PERSON_PRON, **_THING_PRON, **_GROUP_PRON, "her": ""}
 _ELLIPSIS = re.compile(
-    r"^\s*(and|what about|how about|what else|anything else|why|how|when|where|who else|tell me more|more)\b",
+    r"^\s*(and|what about|how about|what else|anything else|who else|tell me more|more)\b",
     re.IGNORECASE,
 )
 _PRON_RE = re.compile(r"\b(" + "|".join(sorted(_ALL_PRON, key=len, reverse=True)) + r")\b", re.IGNORECASE)
@@ -99,12 +99,40 @@ def _substitute(question: str, person: str | None, thing: str | None, group: str
     return _PRON_RE.sub(repl, question), changed
 
 
+def _resolved_inside(question: str, spacy_model: str) -> bool:
+    """True when every third-person pronoun of ``question`` has a candidate antecedent
+    earlier in the question itself ("When did NASA say its probe would launch?",
+    "Police arrested 31 men ... What were they planning?"): a named entity or a noun (not
+    a pronoun) before it. Such a question is self-contained and is not rewritten."""
+    doc = get_nlp(spacy_model)(question)
+    pronouns = [t for t in doc if t.lower_ in _ALL_PRON]
+    if not pronouns:
+        return True
+    wh_phrase: set[int] = set()
+    for chunk in doc.noun_chunks:  # "Which country", "How many people": the asked-for thing
+        first = doc[chunk.start - 1] if chunk.start > 0 else None
+        if chunk[0].lower_ in WH_WORDS or (first is not None and first.lower_ in {"how", "many", "much"}):
+            wh_phrase.update(range(chunk.start, chunk.end))
+    for t in doc:
+        if t.lower_ in WH_WORDS and t.i + 1 < len(doc):
+            wh_phrase.add(t.i + 1)
+    temporal = {t.i for e in doc.ents if e.label_ in {"DATE", "TIME", "CARDINAL", "ORDINAL"} for t in e}
+    for pron in pronouns:
+        candidates = [t for t in doc[: pron.i] if t.i not in wh_phrase and t.i not in temporal
+                      and (t.pos_ == "PROPN" or (t.pos_ == "NOUN" and t.dep_ in {"nsubj", "nsubjpass", "dobj", "pobj", "conj", "appos"}))]
+        if not candidates:
+            return False
+    return True
+
+
 def rewrite_followup(question: str, history: Sequence[tuple[str, str]],
                      spacy_model: str = DEFAULT_SPACY_MODEL) -> str:
     """A standalone version of ``question`` given earlier ``(question, answer)`` turns.
 
-    Returns ``question`` unchanged when there is no history or it is self-contained
-    (no third-person pronoun, not elliptical). Otherwise pronouns are resolved and the
+    Returns ``question`` unchanged when there is no history or it is self-contained: no
+    third-person pronoun without an antecedent inside the question itself, and not an
+    elliptical fragment ("And Germany?", "What else?": an ellipsis opener with at most three
+    content words, or a single content word). Otherwise pronouns are resolved and the
     salient words of the previous question that the follow-up lacks are appended, e.g.
     "Which country is he ambassador of?" after "Who estimated the number of Chinese
     fighters in Syria?" / "Imad Moustapha" ->
@@ -113,8 +141,9 @@ def rewrite_followup(question: str, history: Sequence[tuple[str, str]],
     question = question.strip()
     if not history or not question:
         return question
-    has_pron = bool(_PRON_RE.search(question))
-    elliptical = bool(_ELLIPSIS.match(question)) or len(content_words(question)) <= 1
+    has_pron = bool(_PRON_RE.search(question)) and not _resolved_inside(question, spacy_model)
+    elliptical = bool(_ELLIPSIS.match(question)) and len(content_words(question)) <= 3 \
+        or len(content_words(question)) <= 1
     if not has_pron and not elliptical:
         return question
     person, thing, group = _antecedents(history, spacy_model)

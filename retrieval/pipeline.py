@@ -94,6 +94,9 @@ class QAPipeline:
         ``server.max_question_chars``.
         """
         question = self._validate(question)
+        chat = self._small_talk(question)
+        if chat is not None:
+            return chat
         standalone = self.standalone_question(question, history)
         t0 = time.perf_counter()
         passages, reading, texts = self._retrieve(standalone, filters, k, mode)
@@ -104,6 +107,18 @@ class QAPipeline:
         refs = [PassageRef(p.article_id, p.title, p.start, p.end, round(p.score, 6)) for p in passages]
         answer = self._compose(question, standalone, extracted, passages, texts, refs)
         return answer
+
+    def _small_talk(self, question: str) -> Answer | None:
+        """A short reply without citations when ``question`` is small talk ("Hello",
+        "Thanks!"), else None; see :mod:`retrieval.smalltalk`."""
+        from retrieval.smalltalk import small_talk_reply
+
+        reply = small_talk_reply(question)
+        if reply is None:
+            return None
+        self.last_timing = Timing(0.0, 0.0)
+        return Answer(question=question, answer=None, text=reply, abstained=True, confidence=0.0,
+                      status="abstained", reader="small-talk")
 
     def _validate(self, question: str) -> str:
         """The stripped question; ``ValueError`` when empty or over ``server.max_question_chars``."""
@@ -131,9 +146,17 @@ class QAPipeline:
 
     def _compose(self, question: str, standalone: str, extracted: ExtractedAnswer | None,
                  passages: list[Passage], texts: dict[str, str], refs: list[PassageRef]) -> Answer:
+        """The Answer for ``extracted``: its own ``status`` when the reader set one, else
+        ``answered`` at or above ``reader.abstain_threshold`` and ``abstained`` below."""
         threshold = self.settings.reader.abstain_threshold
         confidence = extracted.confidence if extracted else 0.0
-        if extracted is not None and confidence >= threshold and extracted.article_id in texts:
+        status = "abstained"
+        if extracted is not None:
+            status = extracted.status or ("answered" if confidence >= threshold else "abstained")
+        reader_name = (extracted.reader if extracted is not None and extracted.reader else self.settings.reader.name)
+        fallback = bool(extracted is not None and extracted.reader and extracted.reader != self.settings.reader.name)
+        rewritten = standalone if standalone != question else None
+        if extracted is not None and status != "abstained" and extracted.article_id in texts:
             citations = self._citations(extracted, passages, texts)
             try:
                 verify_citations(citations, texts)
@@ -141,20 +164,27 @@ class QAPipeline:
                 log.exception("withheld an answer whose citation did not verify")
             else:
                 first = citations[0]
-                # An LLM reader supplies its verified reply ([n] numbered as these citations).
-                text = getattr(extracted, "reply", "") or f"{extracted.answer} [1]. “{first.quote.strip()}”"
-                if len(citations) > 1 and not getattr(extracted, "reply", ""):
-                    text += " See also " + ", ".join(f"[{c.n}]" for c in citations[1:]) + "."
-                if getattr(extracted, "note", ""):  # e.g. "the LLM failed; the offline reader answered"
-                    text += f" ({extracted.note})"  # type: ignore[attr-defined]
-                return Answer(question=question, answer=extracted.answer, text=text, abstained=False,
-                              confidence=confidence, citations=citations, passages=refs,
-                              standalone_question=standalone if standalone != question else None)
-        note = getattr(extracted, "note", "")
+                note = extracted.note
+                if status == "uncertain":
+                    text = (f"The archive may say: {extracted.answer} [1]. “{first.quote.strip()}” "
+                            "(uncertain: check the cited sentence)")
+                    citations = citations[:1]
+                else:
+                    # An LLM reader supplies its verified reply ([n] numbered as these citations).
+                    text = getattr(extracted, "reply", "") or f"{extracted.answer} [1]. “{first.quote.strip()}”"
+                    if len(citations) > 1 and not getattr(extracted, "reply", "") and not note:
+                        text += " See also " + ", ".join(f"[{c.n}]" for c in citations[1:]) + "."
+                if note:  # e.g. "another figure is given: ..." or why the fallback reader answered
+                    text += f" ({note})"
+                return Answer(question=question, answer=extracted.answer, text=text,
+                              abstained=status != "answered", confidence=confidence, citations=citations,
+                              passages=refs, standalone_question=rewritten, status=status,
+                              reader=reader_name, fallback=fallback)
+        note = extracted.note if extracted is not None and status == "abstained" else ""
         return Answer(question=question, answer=None,
                       text=self._abstention_text(passages) + (f" ({note})" if note else ""),
                       abstained=True, confidence=confidence, citations=[], passages=refs,
-                      standalone_question=standalone if standalone != question else None)
+                      standalone_question=rewritten, status="abstained", reader=reader_name, fallback=fallback)
 
     @staticmethod
     def _citations(extracted: ExtractedAnswer, passages: list[Passage], texts: dict[str, str]) -> list[Citation]:
@@ -194,6 +224,11 @@ class QAPipeline:
         method (the LLM reader) streams its own tokens, which are provisional: the final
         Answer's ``text`` is the verified reply.
         """
+        chat = self._small_talk(self._validate(question))
+        if chat is not None:
+            yield "delta", chat.text
+            yield "answer", chat
+            return
         reader_stream = getattr(self.reader, "stream", None)
         if reader_stream is not None:
             question = self._validate(question)

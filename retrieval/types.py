@@ -58,7 +58,10 @@ class ExtractedAnswer:
 
     ``answer`` is the short answer span (``article_text[answer_span]``); ``evidence``
     is the sentence (or clause) that supports it and contains the answer span.
-    ``confidence`` is in [0, 1].
+    ``confidence`` is in [0, 1]. ``status`` is the reader's own outcome,
+    ``"answered" | "uncertain" | "abstained"``, or ``""`` when the reader leaves it to the
+    pipeline's ``reader.abstain_threshold``. ``note`` is a remark shown after the reply
+    (e.g. "another figure is given: ..."); ``reader`` names the reader that answered.
     """
 
     article_id: str
@@ -67,6 +70,9 @@ class ExtractedAnswer:
     evidence_span: Span
     confidence: float
     extra_evidence: tuple[tuple[str, Span], ...] = ()
+    status: str = ""
+    note: str = ""
+    reader: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,12 +99,22 @@ class PassageRef:
     score: float
 
 
+STATUSES = ("answered", "uncertain", "abstained")
+
+
 @dataclass
 class Answer:
     """The answer object shared by the library, ``byline ask --json`` and the HTTP API.
 
-    ``answer`` is the short answer span (None when abstained); ``text`` is the reply
-    for a person, with ``[n]`` markers; ``citations[0]`` contains the answer span.
+    ``status``: ``"answered"`` (a short answer the reader stands by), ``"uncertain"`` (the
+    best evidence sentence with a tentative ``answer`` marked in it, labelled as such) or
+    ``"abstained"`` (the articles do not say; also small talk, which gets a short reply and
+    no citations). ``abstained`` is kept for compatibility and is true unless ``status`` is
+    ``"answered"``. ``answer`` is the short answer span (the tentative span when uncertain,
+    None when abstained); ``text`` is the reply for a person, with ``[n]`` markers;
+    ``citations[0]`` contains the answer span. ``reader`` names the reader that produced
+    the answer and ``fallback`` is true when a fallback reader answered instead of the
+    configured one (the LLM reader falling back to the offline one).
     """
 
     question: str
@@ -110,6 +126,13 @@ class Answer:
     passages: list[PassageRef] = field(default_factory=list)
     # The self-contained question actually searched (after follow-up rewriting).
     standalone_question: str | None = None
+    status: str = "abstained"
+    reader: str = ""
+    fallback: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"Answer.status must be one of {STATUSES}, not {self.status!r}")
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict in the documented field order."""
@@ -117,9 +140,12 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "text": self.text,
+            "status": self.status,
             "abstained": self.abstained,
             "confidence": round(float(self.confidence), 4),
             "citations": [asdict(c) for c in self.citations],
             "passages": [asdict(p) for p in self.passages],
             "standalone_question": self.standalone_question,
+            "reader": self.reader,
+            "fallback": self.fallback,
         }

@@ -2,8 +2,12 @@
 
 Three backends, chosen by ``settings.reader.name`` (see ``config/default.toml``):
 
-* ``"offline"`` (default): :class:`~retrieval.readers.offline.OfflineReader`, MiniLM
-  sentence ranking + spaCy spans;
+* ``"offline"`` (default): :class:`~retrieval.readers.trained.TrainedReader`, Byline's
+  trained MiniLM span model (``retrieval/readers/models/byline-reader-minilm``, built by
+  ``training/``) held to the answer-type and question-constraint rules, with a calibrated
+  confidence and three outcomes (answered / uncertain / abstained);
+* ``"offline-rules"``: :class:`~retrieval.readers.offline.OfflineReader`, the earlier
+  rule-based reader (MiniLM sentence ranking + spaCy spans), kept for comparison;
 * ``"transformers"``: :class:`~retrieval.readers.transformers_qa.TransformersReader`, any
   local extractive QA model (SQuAD / SQuAD 2.0 style);
 * ``"llm"``: :class:`~retrieval.readers.llm.LLMReader`, an OpenAI-compatible chat endpoint
@@ -21,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["READERS", "Reader", "TextEmbedder", "check_answer", "make_reader"]
 
-READERS = ("offline", "transformers", "llm")
+READERS = ("offline", "offline-rules", "transformers", "llm")
 
 
 def make_reader(settings: "Settings", embedder: TextEmbedder) -> Reader:
@@ -35,12 +39,16 @@ def make_reader(settings: "Settings", embedder: TextEmbedder) -> Reader:
     name = cfg.name
 
     def offline() -> Reader:
-        from retrieval.readers.offline import OfflineReader
+        from retrieval.readers.trained import TrainedReader
 
-        return OfflineReader(embedder, spacy_model=cfg.spacy_model)
+        return TrainedReader(spacy_model=cfg.spacy_model)
 
     if name == "offline":
         return offline()
+    if name == "offline-rules":
+        from retrieval.readers.offline import OfflineReader
+
+        return OfflineReader(embedder, spacy_model=cfg.spacy_model)
     if name == "transformers":
         from retrieval.readers.transformers_qa import TransformersReader
 

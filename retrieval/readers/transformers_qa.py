@@ -59,6 +59,11 @@ class SpanCandidate:
     confidence: float
 
 
+# Punctuation trimmed from both ends of an answer span ("$5m." -> "$5m"); brackets and
+# quotes only when unbalanced is not tracked, so a quoted title keeps its inner text.
+_EDGE_PUNCT = " \t\r\n.,;:!?\"“”‘’()[]«»—–"
+
+
 def _sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -190,8 +195,10 @@ class TransformersReader(Reader):
         return max(0, min(self.doc_stride, room // 2))
 
     def candidates(self, question: str, passages: Sequence[Passage],
-                   article_texts: Mapping[str, str]) -> list[SpanCandidate]:
-        """The best span of every window, best confidence first (article offsets)."""
+                   article_texts: Mapping[str, str], per_window: int = 1) -> list[SpanCandidate]:
+        """The ``per_window`` best spans of every window (non-overlapping, each at most
+        ``max_answer_tokens``), best confidence first, in article offsets. Confidence of
+        each is ``sigmoid(score - window null score)``."""
         import torch
 
         self.load()
@@ -220,15 +227,14 @@ class TransformersReader(Reader):
             starts = result.start_logits.float().cpu()
             ends = result.end_logits.float().cpu()
             for r, i in enumerate(rows):
-                cand = self._best_in_window(enc, i, starts[r], ends[r], context_seq,
-                                            contexts[sample_map[i]], article_texts)
-                if cand is not None:
-                    out.append(cand)
+                out.extend(self._best_in_window(enc, i, starts[r], ends[r], context_seq,
+                                                contexts[sample_map[i]], article_texts, per_window))
         out.sort(key=lambda c: (-c.confidence, -c.score))
         return out
 
     def _best_in_window(self, enc: Any, i: int, start_logits: Any, end_logits: Any, context_seq: int,
-                        context: tuple[str, int, int], texts: Mapping[str, str]) -> SpanCandidate | None:
+                        context: tuple[str, int, int], texts: Mapping[str, str],
+                        per_window: int = 1) -> list[SpanCandidate]:
         import torch
 
         seq_ids = enc.sequence_ids(i)
@@ -239,23 +245,33 @@ class TransformersReader(Reader):
         null = float(start_logits[cls] + end_logits[cls])
         ctx = torch.tensor([s == context_seq and offsets[k][1] > offsets[k][0] for k, s in enumerate(seq_ids)])
         if not bool(ctx.any()):
-            return None
+            return []
         n = len(seq_ids)
         scores = start_logits[:n, None] + end_logits[None, :n]
         length = torch.arange(n)[None, :] - torch.arange(n)[:, None]
         valid = (length >= 0) & (length < self.max_answer_tokens) & ctx[:, None] & ctx[None, :]
         scores = scores.masked_fill(~valid, float("-inf"))
-        flat = int(torch.argmax(scores))
-        s_tok, e_tok = divmod(flat, n)
-        best = float(scores[s_tok, e_tok])
-        if best == float("-inf"):
-            return None
         aid, lo, _hi = context
         text = texts[aid]
-        start, end = grapheme_safe(text, *strip_span(text, lo + offsets[s_tok][0], lo + offsets[e_tok][1], chars=""))
-        if end <= start:
-            return None
-        return SpanCandidate(aid, start, end, best, null, _sigmoid(best - null))
+        out: list[SpanCandidate] = []
+        taken: list[tuple[int, int]] = []
+        flat_order = torch.argsort(scores.flatten(), descending=True)[: 40 * max(1, per_window)]
+        for flat in flat_order.tolist():
+            if len(out) >= per_window:
+                break
+            s_tok, e_tok = divmod(int(flat), n)
+            best = float(scores[s_tok, e_tok])
+            if best == float("-inf"):
+                break
+            if any(s_tok <= b and a <= e_tok for a, b in taken):
+                continue  # overlaps a better span of this window
+            start, end = grapheme_safe(text, *strip_span(text, lo + offsets[s_tok][0], lo + offsets[e_tok][1],
+                                                          chars=_EDGE_PUNCT))
+            if end <= start:
+                continue
+            taken.append((s_tok, e_tok))
+            out.append(SpanCandidate(aid, start, end, best, null, _sigmoid(best - null)))
+        return out
 
     @staticmethod
     def _evidence(text: str, start: int, end: int) -> Span:

