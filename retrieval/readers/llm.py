@@ -35,7 +35,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import httpx
@@ -398,9 +398,15 @@ def _find_answer(short: str, text: str, evidence: Span, threshold: float) -> tup
     (normalised) exact match, 0.9 for a fuzzy one; None when absent."""
     if not short:
         return None
+    exact = re.search(rf"(?<!\w){re.escape(short)}(?!\w)", text[evidence.start:evidence.end])
+    if exact:
+        return Span(evidence.start + exact.start(), evidence.start + exact.end()), 1.0
     found = align(short, text, evidence.start, evidence.end, threshold=max(threshold, 90.0))
     if found is None or not evidence.contains(found.span):
         return None
+    s, e = found.span.start, found.span.end
+    if (s > 0 and text[s - 1].isalnum() and text[s].isalnum()) or (e < len(text) and text[e].isalnum() and text[e - 1].isalnum()):
+        return None  # "1" inside "11": a piece of a word is not the answer
     return found.span, 1.0 if found.exact else 0.9
 
 
@@ -417,9 +423,11 @@ def verify_reply(reply: str, passages: Sequence[PromptPassage], texts: Mapping[s
     by_n = {p.n: p for p in passages}
     body = reply.strip()
     first_line = body.splitlines()[0] if body else ""
-    short = _MARKER.sub("", _LABEL.sub("", first_line)).replace("**", "").strip()
+    marker = _MARKER.search(first_line)
+    # The short answer is what comes before the first [n] of the first line ("Answer: X [1] ...").
+    short = _LABEL.sub("", first_line[: marker.start()] if marker else first_line).replace("**", "").strip()
     short = short.strip(" \t.;:,").strip('"“”').strip()
-    if not body or body.upper().startswith(NOT_FOUND) or short.upper().startswith(NOT_FOUND):
+    if not body or NOT_FOUND in body.upper() or short.upper().startswith(NOT_FOUND):
         return VerifiedReply((), (), short, "", True, None)
 
     # 1. cut the reply into segments that each end with a marker group
@@ -626,7 +634,33 @@ class LLMReader(Reader):
                                   "The language model's reply could not be matched to the articles, "
                                   "so this is the offline reader's answer.")
         else:
-            yield _with(verified.answer, reply=verified.text)
+            checked = self._checked(question, verified.answer, passages, article_texts, answer_found=bool(
+                verified.short_answer) and verified.answer.answer_span != verified.answer.evidence_span)
+            yield _with(checked, reply=verified.text)
+
+    def _checked(self, question: str, answer: ExtractedAnswer, passages: Sequence[Passage],
+                 texts: Mapping[str, str], *, answer_found: bool) -> ExtractedAnswer:
+        """The verified answer held to the offline reader's rules
+        (:mod:`retrieval.readers.answer_rules`): the answer's type, the question's constraints
+        near the evidence, and a short answer found inside its supporting sentence. The
+        confidence is the alignment score when all hold; 0.3 when the short answer was not
+        found in the sentence (below the default abstain threshold), 0 when a rule fails."""
+        from retrieval.question import analyze_question
+        from retrieval.readers.answer_rules import constraint_support, expected_kind, number_unit, question_constraints, type_ok
+
+        analysis = analyze_question(question)
+        kind = expected_kind(analysis)
+        text = texts[answer.article_id]
+        meta = next((p for p in passages if p.article_id == answer.article_id), None)
+        ev = answer.evidence_span
+        context = text[max(0, ev.start - 400): ev.end + 400]
+        _, hard_ok = constraint_support(question_constraints(question, analysis), context,
+                                        meta.title if meta else "", (meta.published or "") if meta else "")
+        typed = type_ok(kind, answer.answer, set(), number_unit(analysis)) if answer_found else True
+        confidence = answer.confidence if answer_found else min(answer.confidence, 0.3)
+        if not hard_ok or not typed:
+            confidence = 0.0
+        return replace(answer, confidence=confidence, reader="llm")
 
     def read(self, question: str, passages: Sequence[Passage],
              article_texts: Mapping[str, str]) -> ExtractedAnswer | None:

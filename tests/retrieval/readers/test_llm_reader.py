@@ -318,3 +318,32 @@ def test_unquoted_claim_is_aligned_as_a_sentence() -> None:
     paraphrase = verify_reply("Answer: eight months [1]\nIt took most of a year to fix the crossing [1].", pp, TEXTS)
     assert paraphrase.dropped == ("[1] does not contain 'It took most of a year to fix the crossing'",)
     assert paraphrase.text == "eight months [1]."
+
+
+@pytest.mark.slow
+def test_llm_answers_are_held_to_the_answer_rules(server, stub) -> None:
+    # a "when" question answered with a sum is the wrong type: confidence 0 (the pipeline abstains)
+    server.reply = VALID
+    answer = make_reader(server, stub).read("When did the bridge reopen?", PASSAGES, TEXTS)
+    assert answer.confidence == 0.0 and answer.reader == "llm"
+    # a year the passage does not state (a decoy) fails the question's constraints
+    answer = make_reader(server, stub).read("How much did the 2019 bridge repairs cost?", PASSAGES, TEXTS)
+    assert answer.confidence == 0.0
+    answer = make_reader(server, stub).read("How much did the bridge repairs cost?", PASSAGES, TEXTS)
+    assert answer.confidence == pytest.approx(1.0)
+
+
+def test_short_answer_is_the_text_before_the_first_marker_and_never_part_of_a_word(server, stub) -> None:
+    texts = {"n": "The club has 11 players on the pitch and one coach."}
+    p = [Passage(0, "n", "N", 0, len(texts["n"]), texts["n"], 1.0)]
+    server.reply = 'Answer: 1 [1] and more text here\n"The club has 11 players on the pitch" [1]'
+    answer = make_reader(server, stub).read("How many?", p, texts)
+    assert answer.answer != "1"  # "1" is not found inside "11"
+    verified = verify_reply('Answer: one coach [1] since "and one coach" [1]', prompt_passages(p, texts), texts)
+    assert verified.short_answer == "one coach" and verified.answer.answer == "one coach"
+
+
+def test_not_found_anywhere_in_the_reply_abstains(server, stub) -> None:
+    server.reply = "I looked at the passages.\nNOT FOUND"
+    answer = make_reader(server, stub).read("Who won the 2018 World Cup?", PASSAGES, TEXTS)
+    assert answer.confidence == 0.0 and stub.calls == 0
