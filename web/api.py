@@ -41,12 +41,15 @@ class AnswerOut(BaseModel):
     question: str
     answer: str | None
     text: str
+    status: str = Field(description='"answered", "uncertain" (a tentative answer, labelled) or "abstained"')
     abstained: bool
     confidence: float
     # The retrieval dataclasses themselves: pydantic validates and documents them.
     citations: list[Citation]
     passages: list[PassageRef]
     standalone_question: str | None
+    reader: str = Field("", description="The reader that answered (offline, llm, ...; small-talk for chat openers)")
+    fallback: bool = Field(False, description="True when a fallback reader answered instead of the configured one")
 
 
 class ArticleOut(BaseModel):

@@ -71,8 +71,13 @@ def answer_html(answer: Mapping[str, Any], meta: Mapping[str, Mapping[str, Any]]
     leaves it as an HTML block.
     """
     meta = meta or {}
-    if answer.get("abstained"):
+    status = answer.get("status") or ("abstained" if answer.get("abstained") else "answered")
+    if status == "abstained" and answer.get("reader") == "small-talk":
+        return f'<div class="byline-smalltalk"><p>{esc(answer.get("text"))}</p></div>'
+    if status == "abstained":
         return abstention_html(answer, meta)
+    if status == "uncertain":
+        return uncertain_html(answer, meta)
     citations = list(answer.get("citations") or [])
     parts = ['<div class="byline-answer">']
     parts.append(f'<p class="byline-short"><strong>{esc(answer.get("answer"))}</strong></p>')
@@ -93,6 +98,27 @@ def answer_html(answer: Mapping[str, Any], meta: Mapping[str, Mapping[str, Any]]
                 + (f' <span class="byline-snippet">“{esc(snippet)}”</span>' if int(c["n"]) > 1 else "") + "</li>")
         parts.append("</ol>")
     parts.append("</div>")
+    return "".join(parts)
+
+
+def uncertain_html(answer: Mapping[str, Any], meta: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """A tentative answer: labelled uncertain, never bold; the cited sentence with the
+    tentative answer marked (``<mark>``) and its citation."""
+    meta = meta or {}
+    citations = list(answer.get("citations") or [])
+    parts = ['<div class="byline-uncertain"><p class="byline-uncertain-label">Uncertain: the archive may say</p>']
+    if citations:
+        first = citations[0]
+        quote = _one_line(first["quote"])
+        tentative = answer.get("answer") or ""
+        at = quote.find(tentative) if tentative else -1
+        body = (esc(quote[:at]) + f"<mark>{esc(tentative)}</mark>" + esc(quote[at + len(tentative):])) if at >= 0 else esc(quote)
+        where = describe(meta.get(first["article_id"]))
+        parts.append(f'<p class="byline-sentence">“{body}” <a class="byline-cite" '
+                     f'href="{cite_ref(first["article_id"], first["start"], first["end"])}">[{int(first["n"])}]</a>'
+                     + (f' <span class="byline-where">{esc(first.get("title") or "")} {where}</span>' if where else "")
+                     + "</p>")
+    parts.append("<p>Check the cited sentence: the reader is not sure it answers the question.</p></div>")
     return "".join(parts)
 
 

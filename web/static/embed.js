@@ -38,7 +38,27 @@
   function renderAnswer(box, a) {
     box.textContent = "";
     box.classList.remove("streaming");
-    if (a.abstained) {
+    var status = a.status || (a.abstained ? "abstained" : "answered");
+    if (status === "abstained" && a.reader === "small-talk") {
+      box.appendChild(el("p", "sentence", a.text));
+      return;
+    }
+    if (status === "uncertain" && a.citations && a.citations[0]) {
+      var c0 = a.citations[0];
+      box.classList.add("uncertain");
+      box.appendChild(el("p", "sentence", "Uncertain: the archive may say"));
+      var quote = c0.quote.replace(/\s+/g, " ").trim(), at = a.answer ? quote.indexOf(a.answer) : -1;
+      var ps = el("p", "sentence", "\u201c" + (at >= 0 ? quote.slice(0, at) : quote));
+      if (at >= 0) {
+        ps.appendChild(el("mark", "", a.answer));
+        ps.appendChild(document.createTextNode(quote.slice(at + a.answer.length)));
+      }
+      ps.appendChild(document.createTextNode("\u201d "));
+      ps.appendChild(citeButton("[" + c0.n + "]", c0.article_id, c0.start, c0.end));
+      box.appendChild(ps);
+      return;
+    }
+    if (status === "abstained") {
       box.classList.add("abstain");
       box.appendChild(el("p", "short", "No answer: the articles do not say."));
       var seen = {}, closest = [];
