@@ -32,8 +32,9 @@ browser-deps:
 sample-index: install
 	@$(BIN)/byline stats >/dev/null 2>&1 || $(BIN)/byline add corpus/sample/articles.jsonl
 
+# make run PORT=8080 HOST=0.0.0.0 to choose where it listens.
 run: install
-	$(BIN)/byline serve
+	$(BIN)/byline serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 test: install browser-deps
 	$(BIN)/python -m pytest -q -m "not soak"

@@ -116,7 +116,7 @@ def add(
         if result.status == "rejected":
             typer.echo(f"rejected  {result.reason}")
         else:
-            typer.echo(f"{result.status:<9} {result.article_id}  ({result.chunks} chunks)  {result.where}")
+            typer.echo(f"{result.status:<9} {result.article_id}  ({result.chunks} chunk{'' if result.chunks == 1 else 's'})  {result.where}")
 
     from index.base import ArchiveError
 
@@ -151,11 +151,12 @@ def _single_article(loaded):  # noqa: ANN001, ANN202
 
 
 @app.command()
-def remove(article_ids: list[str] = typer.Argument(..., help="Ids of articles to remove.")) -> None:
-    """Remove articles from every index."""
+def remove(article_ids: list[str] = typer.Argument(..., help="Ids of articles to remove, or the files they were added from.")) -> None:
+    """Remove articles from every index (by id, or by the file, folder or JSON Lines they were added from)."""
     archive = open_archive(create=False, check_embedder=False)
     from index.base import ArchiveError
 
+    article_ids = _ids_of(archive, article_ids)
     try:
         removed = archive.remove(article_ids)
     except ArchiveError as exc:
@@ -165,6 +166,21 @@ def remove(article_ids: list[str] = typer.Argument(..., help="Ids of articles to
     for article_id in article_ids:
         typer.echo(f"{'removed' if article_id in removed else 'not found'}  {article_id}")
     raise typer.Exit(0 if len(removed) == len(set(article_ids)) else 1)
+
+
+def _ids_of(archive, names: list[str]) -> list[str]:  # noqa: ANN001
+    """``names`` with every one that is not a stored id but an existing path replaced by the
+    ids its articles get when added (the same derivation as ``byline add``)."""
+    from corpus.loaders import ArticleFactory, load_inputs
+
+    out: list[str] = []
+    for name in names:
+        if archive.get(name) is None and Path(name).exists():
+            ids = [r.article.id for r in load_inputs([name], ArticleFactory()) if r.article is not None]
+            out.extend(ids or [name])
+        else:
+            out.append(name)
+    return out
 
 
 @app.command(name="list")

@@ -61,6 +61,16 @@ def test_add_file_then_unchanged(run, tmp_path: Path) -> None:
     assert record["reason"] is None and record["article_id"].startswith("bridge-")
 
 
+def test_remove_by_the_path_it_was_added_from(run, tmp_path: Path) -> None:
+    path = tmp_path / "bridge.txt"
+    path.write_text(f"{TOPICS['bridge'][0]}\n\n{TOPICS['bridge'][1]}", encoding="utf-8")
+    _, [record] = add_json(run, str(path))
+    result = run("remove", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"removed  {record['article_id']}"
+    assert run("show", record["article_id"]).exit_code != 0
+
+
 def test_add_json_shape_and_statuses(run, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "a.jsonl", [article_record("bridge", id="b1"), article_record("chess", id="c1")])
     code, records = add_json(run, str(path))
