@@ -29,6 +29,15 @@ class CitationError(AssertionError):
     """A citation's quote is not the article's text at its offsets (never shown)."""
 
 
+def quoted(sentence: str) -> str:
+    """``sentence`` in curly quotes, without doubling a quotation mark it already ends or
+    starts with (“... a terrorist “diaspora.”” becomes “... a terrorist “diaspora.”)."""
+    body = " ".join(sentence.split())
+    opening = "" if body.startswith(("“", '"')) else "“"
+    closing = "" if body.endswith(("”", '"')) else "”"
+    return f"{opening}{body}{closing}"
+
+
 def verify_citations(citations: Sequence[Citation], texts: dict[str, str]) -> None:
     """Raise :class:`CitationError` unless ``texts[c.article_id][c.start:c.end] == c.quote``
     for every citation."""
@@ -166,12 +175,12 @@ class QAPipeline:
                 first = citations[0]
                 note = extracted.note
                 if status == "uncertain":
-                    text = (f"The archive may say: {extracted.answer} [1]. “{first.quote.strip()}” "
+                    text = (f"The archive may say: {extracted.answer} [1]. {quoted(first.quote)} "
                             "(uncertain: check the cited sentence)")
                     citations = citations[:1]
                 else:
                     # An LLM reader supplies its verified reply ([n] numbered as these citations).
-                    text = getattr(extracted, "reply", "") or f"{extracted.answer} [1]. “{first.quote.strip()}”"
+                    text = getattr(extracted, "reply", "") or f"{extracted.answer} [1]. {quoted(first.quote)}"
                     if len(citations) > 1 and not getattr(extracted, "reply", "") and not note:
                         text += " See also " + ", ".join(f"[{c.n}]" for c in citations[1:]) + "."
                 if note:  # e.g. "another figure is given: ..." or why the fallback reader answered

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
+from retrieval.pipeline import quoted
+
 CITE_PREFIX = "#byline-cite:"
 
 # One pass: HTML's special characters plus those of Markdown and templates.
@@ -84,7 +86,7 @@ def answer_html(answer: Mapping[str, Any], meta: Mapping[str, Mapping[str, Any]]
     if citations:
         first = citations[0]
         parts.append(
-            f'<p class="byline-sentence">“{esc(_one_line(first["quote"]))}” '
+            f'<p class="byline-sentence">{esc(quoted(first["quote"]))} '
             f'<a class="byline-cite" href="{cite_ref(first["article_id"], first["start"], first["end"])}">[{int(first["n"])}]</a></p>')
         parts.append('<ol class="byline-citations">')
         for c in citations:
