@@ -9,7 +9,7 @@ import numpy as np
 
 from retrieval.types import ExtractedAnswer, Passage
 
-__all__ = ["Reader", "TextEmbedder", "check_answer"]
+__all__ = ["Reader", "SpanInvariantError", "TextEmbedder", "check_answer"]
 
 
 class TextEmbedder(Protocol):
@@ -37,15 +37,26 @@ class Reader(ABC):
         """
 
 
+class SpanInvariantError(ValueError):
+    """A reader produced an answer whose spans do not hold against its article."""
+
+
 def check_answer(answer: ExtractedAnswer, article_text: str) -> ExtractedAnswer:
-    """Assert the span invariants of ``answer`` against its article; return it unchanged.
+    """Check the span invariants of ``answer`` against its article; return it unchanged.
 
     ``article_text[answer_span] == answer.answer``, the evidence span contains the answer
-    span, both lie inside the text, and ``0 <= confidence <= 1``.
+    span, both lie inside the text, and ``0 <= confidence <= 1``. Raises
+    :class:`SpanInvariantError` naming the article and the broken invariant (a real
+    check, not an ``assert``, so it also holds under ``python -O``).
     """
     a, e = answer.answer_span, answer.evidence_span
-    assert article_text[a.start:a.end] == answer.answer, "answer span does not match text"
-    assert e.contains(a), "evidence span does not contain the answer span"
-    assert e.end <= len(article_text), "evidence span outside the article"
-    assert 0.0 <= answer.confidence <= 1.0, "confidence outside [0, 1]"
+    where = f"answer of article {answer.article_id!r}"
+    if article_text[a.start:a.end] != answer.answer:
+        raise SpanInvariantError(f"{where}: answer span [{a.start}, {a.end}) is not the text {answer.answer!r}")
+    if not e.contains(a):
+        raise SpanInvariantError(f"{where}: evidence [{e.start}, {e.end}) does not contain the answer [{a.start}, {a.end})")
+    if e.end > len(article_text):
+        raise SpanInvariantError(f"{where}: evidence ends at {e.end}, past the article's {len(article_text)} characters")
+    if not 0.0 <= answer.confidence <= 1.0:
+        raise SpanInvariantError(f"{where}: confidence {answer.confidence} outside [0, 1]")
     return answer
