@@ -14,7 +14,8 @@ the rows; news rows weigh 3x so that the small news part is not swamped by the S
 
 Thresholds, at the question level (the reader answers with its most confident span):
 ``answer_threshold`` is the lowest threshold at which >= 85 % of answered calib questions
-are right (the issue's target), ``uncertain_threshold`` the lowest at which the questions
+are right (the issue's target) or, where no threshold reaches it, the one with the most
+right-minus-wrong answers (precision >= 0.5), ``uncertain_threshold`` the lowest at which the questions
 between the two are right at least 35 % of the time (worth showing, labelled uncertain).
 """
 
@@ -66,6 +67,16 @@ def choose_thresholds(conf: list[float], right: list[bool]) -> tuple[float, floa
         if len(picked) >= 5 and sum(picked) / len(picked) >= TARGET_PRECISION:
             answer_t = t
             break
+    if answer_t == 0.99:
+        # The target is out of reach: answer where a right answer is more likely than a
+        # wrong one (precision >= 0.5), the break-even of +1 right / -1 wrong.
+        best = (0.0, 0.99)
+        for t in grid:
+            picked = [r for c, r in zip(conf, right) if c >= t]
+            gain = sum(picked) - (len(picked) - sum(picked))
+            if picked and gain > best[0]:
+                best = (gain, t)
+        answer_t = best[1]
     uncertain_t = answer_t
     for t in grid:
         if t >= answer_t:
@@ -93,7 +104,10 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_settings()
     archive = open_eval_archive([args.dev / "articles.jsonl"], cfg)
     (args.model_dir / "calibration.json").unlink(missing_ok=True)
-    reader = TrainedReader(args.model_dir, spacy_model=cfg.reader.spacy_model)
+    from retrieval.readers.offline import OfflineReader
+
+    reader = TrainedReader(args.model_dir, spacy_model=cfg.reader.spacy_model, embedder=archive.embedder,
+                           rules_reader=OfflineReader(archive.embedder, spacy_model=cfg.reader.spacy_model))
     pipeline = QAPipeline(archive, cfg, reader=reader)
     questions = [q for q in read_jsonl(args.dev / "questions.jsonl") if question_split(q) == "calib"]
     news = [q for q in questions if q["corpus"] == "news"]
@@ -114,6 +128,12 @@ def main(argv: list[str] | None = None) -> None:
             weights.append(NEWS_WEIGHT if q["corpus"] == "news" else 1.0)
             qrows.append((f.values, right))
         per_question.append((q, qrows))
+    cache = Path(__file__).parent / ".cache"
+    cache.mkdir(exist_ok=True)
+    (cache / "calib_rows.json").write_text(json.dumps(
+        [{"id": q["id"], "corpus": q["corpus"], "answerable": q["answerable"], "question": q["question"],
+          "gold": [a["text"] for a in q["answers"]], "rows": [[list(v), r] for v, r in qrows]}
+         for q, qrows in per_question], ensure_ascii=False))
     x = np.array(rows, dtype=float)
     y = np.array(labels)
     coef, bias = fit_logistic(x, y, np.array(weights))

@@ -39,9 +39,11 @@ def make_reader(settings: "Settings", embedder: TextEmbedder) -> Reader:
     name = cfg.name
 
     def offline() -> Reader:
+        from retrieval.readers.offline import OfflineReader
         from retrieval.readers.trained import TrainedReader
 
-        return TrainedReader(spacy_model=cfg.spacy_model)
+        return TrainedReader(spacy_model=cfg.spacy_model, embedder=embedder,
+                             rules_reader=OfflineReader(embedder, spacy_model=cfg.spacy_model))
 
     if name == "offline":
         return offline()

