@@ -84,17 +84,23 @@ def test_first_citation_cites_the_gold_article_mostly(sample_answers) -> None:
 def test_unanswerable_question_abstains_and_names_closest_articles(sample_answers, sample_archive) -> None:
     q, answer = next((q, a) for q, a in sample_answers if q.question == "What is the population of Marrowby?")
     assert not q.answerable
-    assert answer.abstained and answer.answer is None and answer.citations == []
-    assert answer.text.startswith("The articles do not say. The closest articles are: ")
+    # never a committed answer; a tentative one is labelled as such
+    assert answer.abstained and answer.status in ("uncertain", "abstained")
+    if answer.status == "uncertain":
+        assert answer.text.startswith("The archive may say:") and len(answer.citations) == 1
+    else:
+        assert answer.answer is None and answer.citations == []
+        assert answer.text.startswith("The articles do not say. The closest articles are: ")
     assert answer.passages
     titles = []
     for p in answer.passages:
         if p.title not in titles:
             titles.append(p.title)
-    for title in titles[:3]:
-        assert f"“{title}”" in answer.text
+    if answer.status == "abstained":
+        for title in titles[:3]:
+            assert f"“{title}”" in answer.text
+        assert answer.to_dict()["answer"] is None
     assert all(sample_archive.get(p.article_id).title == p.title for p in answer.passages)
-    assert answer.to_dict()["answer"] is None
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", None])
