@@ -11,8 +11,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 DOCKWORKERS = "How many dockworkers walked off the job at the Port of Calloway?"
-ANSWER_KEYS = ["question", "answer", "text", "abstained", "confidence", "citations", "passages",
-               "standalone_question"]
+ANSWER_KEYS = ["question", "answer", "text", "status", "abstained", "confidence", "citations", "passages",
+               "standalone_question", "reader", "fallback"]
 
 
 def assert_error(response, status: int, *needles: str) -> dict:  # noqa: ANN001

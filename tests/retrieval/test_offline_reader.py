@@ -95,7 +95,11 @@ def test_nothing_to_read(reader: OfflineReader) -> None:
 
 def test_make_reader(embedder, make_settings) -> None:
     settings = make_settings()
-    assert isinstance(make_reader(settings, embedder), OfflineReader)
+    from retrieval.readers.trained import TrainedReader
+
+    assert isinstance(make_reader(settings, embedder), TrainedReader)  # the default "offline"
+    rules = settings.model_copy(update={"reader": settings.reader.model_copy(update={"name": "offline-rules"})})
+    assert isinstance(make_reader(rules, embedder), OfflineReader)
     with pytest.raises(ValueError, match="unknown reader"):
         make_reader(settings.model_copy(update={"reader": settings.reader.model_copy(update={"name": "nope"})}), embedder)
 
