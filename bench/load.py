@@ -51,7 +51,7 @@ def build_index(articles: Path) -> Path:
         for p in data_dir.iterdir():
             p.unlink()
     data_dir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--data-dir", str(data_dir), "add", str(articles)],
+    done = subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "add", str(articles)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode not in (0, 1):
         sys.exit(f"building the index failed:\n{done.stderr[-3000:]}")

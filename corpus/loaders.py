@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -32,11 +33,13 @@ class LoadResult:
     """One loaded article, or one rejected input with the reason.
 
     ``where`` names the input: a path, ``path:line`` for JSON Lines, a URL or ``<stdin>``.
+    ``article_id`` is the id a rejected input was given (``--id``, a JSON ``id``), if any.
     """
 
     where: str
     article: Article | None = None
     reason: str | None = None
+    article_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ class ArticleFactory:
         text = normalise_newlines(text).strip()
         if not text:
             raise RejectedInput(f"{where}: empty article (field 'text' has no text)")
+        if not has_visible_text(text):
+            raise RejectedInput(f"{where}: empty article (field 'text' holds only invisible characters: "
+                                "no-break or zero-width spaces, byte-order marks, control characters)")
         if not _encodable(text):
             # JSON "\ud800" escapes decode to lone surrogates, which are not text.
             raise RejectedInput(f"{where}: field 'text' holds invalid Unicode (a lone surrogate)")
@@ -200,6 +206,26 @@ class ArticleFactory:
                        published=published_date, source=source)
 
 
+def has_visible_text(text: str) -> bool:
+    """True if ``text`` has a character that shows: not whitespace (no-break spaces
+    included), not a format character (zero-width spaces and joiners, byte-order marks,
+    direction marks) and not a control character."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp", "Co", "Cn")
+               for ch in text)
+
+
+def _given_id(factory: ArticleFactory, record: Any = None) -> str | None:
+    """The id an input was given (``--id``, else a JSON record's ``id``) when it is a
+    valid id, else None: kept on the rejected input's result."""
+    given = factory.overrides.id or (record.get("id") if isinstance(record, dict) else None)
+    if isinstance(given, int) and not isinstance(given, bool):
+        given = str(given)
+    try:
+        return validate_article_id(given) if isinstance(given, str) else None
+    except ValueError:
+        return None
+
+
 def _encodable(value: str) -> bool:
     try:
         value.encode("utf-8")
@@ -208,22 +234,29 @@ def _encodable(value: str) -> bool:
     return True
 
 
-def _result(where: str, build: Any) -> LoadResult:
+def _result(where: str, build: Any, given_id: str | None = None) -> LoadResult:
     try:
         return LoadResult(where, article=build())
     except RejectedInput as exc:
-        return LoadResult(where, reason=str(exc))
+        return LoadResult(where, reason=str(exc), article_id=given_id)
 
 
 def load_text(data: bytes, where: str, factory: ArticleFactory, *, id_origin: str | None,
               id_hint: str = "") -> LoadResult:
-    """A ``.txt``/``.md`` article: headline on line 1, a blank line, then the body."""
+    """A ``.txt``/``.md`` article: headline on line 1, a blank line, then the body.
+
+    A file holding only a headline (one line of text) is rejected: it has no body."""
     def build() -> Article:
         text = normalise_newlines(decode_text(data, where))
         title, body = _split_headline(text)
+        visible_lines = [line for line in text.split("\n") if has_visible_text(line)]
+        if len(visible_lines) == 1 and not factory.overrides.title:
+            hidden = " (the rest holds only invisible characters)" if body.strip() and body != title else ""
+            raise RejectedInput(f"{where}: headline only, no article body{hidden} (line 1 is the headline, "
+                                "then a blank line, then the body)")
         return factory.build(where, article_id=None, title=title, text=body,
                              id_origin=id_origin, id_hint=id_hint or title[:40])
-    return _result(where, build)
+    return _result(where, build, _given_id(factory))
 
 
 def load_html(data: bytes, where: str, factory: ArticleFactory, *, url: str = "",
@@ -238,14 +271,34 @@ def load_html(data: bytes, where: str, factory: ArticleFactory, *, url: str = ""
         if doc is None:
             raise RejectedInput(f"{where}: HTML with no article text")
         get = doc.get if isinstance(doc, dict) else (lambda k, d=None: getattr(doc, k, d))
-        text = get("text") or ""
-        if not text.strip():
+        title = get("title") or ""
+        text = _html_body_text(get("body"), title) or get("text") or ""
+        if not has_visible_text(text):
             raise RejectedInput(f"{where}: HTML with no article text")
-        return factory.build(where, article_id=None, title=get("title") or "", text=text,
+        return factory.build(where, article_id=None, title=title, text=text,
                              url=url or get("url") or "", published=_safe_date(get("date")),
                              source=get("sitename") or "", id_origin=id_origin,
-                             id_hint=id_hint or (get("title") or "")[:40])
-    return _result(where, build)
+                             id_hint=id_hint or title[:40])
+    return _result(where, build, _given_id(factory))
+
+
+def _html_body_text(body: Any, title: str) -> str:
+    """The article text of trafilatura's extracted ``body`` element: one block (paragraph,
+    heading, list, quote) per paragraph, separated by a blank line, without leading blocks
+    that repeat the headline. Empty when there is no body element."""
+    if body is None or not len(body):
+        return ""
+    from trafilatura.xml import xmltotxt
+
+    blocks = []
+    for child in body:
+        block = normalise_newlines(xmltotxt(child, include_formatting=False) or "").strip()
+        if has_visible_text(block):
+            blocks.append(block)
+    headline = " ".join(title.split()).casefold()
+    while blocks and headline and " ".join(blocks[0].split()).casefold() == headline:
+        blocks.pop(0)
+    return "\n\n".join(blocks)
 
 
 def _safe_date(value: Any) -> dt.date | None:
@@ -297,7 +350,8 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
             return
         for i, record in enumerate(records):
             label = where if len(records) == 1 else f"{where}[{i}]"
-            yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory))
+            yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory),
+                          _given_id(factory, record))
         return
     if not text.strip():
         yield LoadResult(where, reason=f"{where}: empty file, no JSON lines")
@@ -314,7 +368,8 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
         except RecursionError:
             yield LoadResult(label, reason=f"{label}: malformed JSON: nested too deeply")
             continue
-        yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory))
+        yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory),
+                      _given_id(factory, record))
 
 
 def load_path(path: Path, factory: ArticleFactory, *, explicit: bool = True) -> Iterator[LoadResult]:
@@ -403,12 +458,13 @@ def load_url(url: str, factory: ArticleFactory, *, timeout: float) -> Iterator[L
     if "json" in content_type:
         yield from load_json(data, url, factory, lines="jsonl" in content_type or "ndjson" in content_type)
     elif content_type.startswith("text/plain"):
-        yield load_text(data, url, factory, id_origin=url, id_hint=_url_hint(url))
+        yield load_text(data, url, factory, id_origin=url, id_hint=url_hint(url))
     else:
-        yield load_html(data, url, factory, url=url, id_origin=url, id_hint=_url_hint(url))
+        yield load_html(data, url, factory, url=url, id_origin=url, id_hint=url_hint(url))
 
 
-def _url_hint(url: str) -> str:
+def url_hint(url: str) -> str:
+    """The readable part of an id derived from ``url``: its last path segment."""
     path = re.sub(r"[?#].*$", "", url).rstrip("/")
     return path.rsplit("/", 1)[-1][:40]
 
@@ -458,7 +514,7 @@ def load_feed(feed_url: str, factory: ArticleFactory, *, timeout: float) -> Iter
                 result = _result(where, lambda t=text, e=entry, l=link: entry_factory.build(
                     where, article_id=None, title=e.get("title", ""), text=t, url=l,
                     published=_feed_date(e), source=outlet, id_origin=l or e.get("id") or None,
-                    id_hint=_url_hint(l) if l else ""))
+                    id_hint=url_hint(l) if l else ""))
             elif result is None:
                 result = LoadResult(where, reason=f"{where}: entry has no link and no content")
         yield result

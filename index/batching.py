@@ -28,6 +28,27 @@ def progress_bar(enabled: bool):  # noqa: ANN201 - a tqdm bar or None
     return tqdm(unit="article", desc="adding", leave=False)
 
 
+class BatchIds:
+    """The ids seen so far in one ``add`` call: a second article with an id already seen
+    is ``unchanged`` (same content) or ``rejected`` (other content; the first one stays)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, str]] = {}
+
+    def check(self, where: str, article: Article) -> AddResult | None:
+        """The result for ``article`` if its id was seen before in this call, else None
+        (and the id is remembered)."""
+        if article.id in self.seen:
+            first_hash, first_where = self.seen[article.id]
+            if first_hash == article.content_hash:
+                return AddResult(where, article.id, "unchanged")
+            return AddResult(where, article.id, "rejected",
+                             reason=f"{where}: duplicate id {article.id!r} with different content "
+                                    f"in this batch (first from {first_where}, which is kept)")
+        self.seen[article.id] = (article.content_hash, where)
+        return None
+
+
 def add_in_batches(items: Iterable[Article | LoadResult], commit_batch: Callable[[Batch, Emit, object], None],
                    *, batch_size: int, progress: bool = False,
                    on_result: Emit | None = None) -> list[AddResult]:
@@ -48,31 +69,25 @@ def add_in_batches(items: Iterable[Article | LoadResult], commit_batch: Callable
         if on_result:
             on_result(result)
 
-    seen: dict[str, tuple[str, str]] = {}
+    ids = BatchIds()
     sequence: dict[tuple[str, str | None], int] = {}
     batch: Batch = []
     bar = progress_bar(progress)
     try:
         for item in items:
             if isinstance(item, LoadResult):
-                sequence.setdefault((item.where, item.article.id if item.article else None), len(sequence))
+                sequence.setdefault((item.where, item.article.id if item.article else item.article_id), len(sequence))
                 if item.article is None:
-                    emit(AddResult(item.where, None, "rejected", reason=item.reason))
+                    emit(AddResult(item.where, item.article_id, "rejected", reason=item.reason))
                     continue
                 where, article = item.where, item.article
             else:
                 where, article = article_where(item), item
                 sequence.setdefault((where, article.id), len(sequence))
-            if article.id in seen:
-                first_hash, first_where = seen[article.id]
-                if first_hash == article.content_hash:
-                    emit(AddResult(where, article.id, "unchanged"))
-                else:
-                    emit(AddResult(where, article.id, "rejected",
-                                   reason=f"{where}: duplicate id {article.id!r} with different content "
-                                          f"in this batch (first from {first_where})"))
+            repeated = ids.check(where, article)
+            if repeated is not None:
+                emit(repeated)
                 continue
-            seen[article.id] = (article.content_hash, where)
             batch.append((where, article))
             if len(batch) >= batch_size:
                 commit_batch(batch, emit, bar)

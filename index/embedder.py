@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from functools import cached_property
@@ -146,5 +147,21 @@ def chunker_for(embedder: Embedder, settings):  # noqa: ANN001, ANN201 - Setting
     cfg = settings.chunking
     limit = embedder.max_seq_length - 2
     size = min(cfg.chunk_tokens, limit)
-    return Chunker(embedder.tokenizer, chunk_tokens=size, overlap_tokens=min(cfg.overlap_tokens, size - 1),
-                   max_tokens=limit)
+    if size < cfg.chunk_tokens:
+        _warn_once(f"chunking.chunk_tokens = {cfg.chunk_tokens} is above what the embedding model "
+                   f"{embedder.name} reads ({limit} word pieces after [CLS] and [SEP]); using {limit}")
+    overlap = min(cfg.overlap_tokens, size - 1)
+    if overlap < cfg.overlap_tokens:
+        _warn_once(f"chunking.overlap_tokens = {cfg.overlap_tokens} must be below the chunk size {size}; "
+                   f"using {overlap}")
+    return Chunker(embedder.tokenizer, chunk_tokens=size, overlap_tokens=overlap, max_tokens=limit)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Log ``message`` as a warning once per process (settings clamped to a model limit)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        logging.getLogger(__name__).warning(message)

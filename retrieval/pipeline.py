@@ -103,7 +103,7 @@ class QAPipeline:
         ``server.max_question_chars``.
         """
         question = self._validate(question)
-        chat = self._small_talk(question)
+        chat = self._small_talk(question) or self._unanswerable(question)
         if chat is not None:
             return chat
         standalone = self.standalone_question(question, history)
@@ -128,6 +128,25 @@ class QAPipeline:
         self.last_timing = Timing(0.0, 0.0)
         return Answer(question=question, answer=None, text=reply, abstained=True, confidence=0.0,
                       status="abstained", reader="small-talk")
+
+    def _unanswerable(self, question: str) -> Answer | None:
+        """An abstention without citations when the archive is empty, or when the question
+        is clearly not in English and ``reader.english_only`` is set (the default models
+        read English only); else None."""
+        reply = None
+        if self.backend.count() == 0:
+            reply, reader = "The archive is empty: add articles with `byline add`.", "empty-archive"
+        elif self.settings.reader.english_only:
+            from retrieval.language import english_only_reply, non_english_language
+
+            language = non_english_language(question)
+            if language:
+                reply, reader = english_only_reply(language), "language"
+        if reply is None:
+            return None
+        self.last_timing = Timing(0.0, 0.0)
+        return Answer(question=question, answer=None, text=reply, abstained=True, confidence=0.0,
+                      status="abstained", reader=reader)
 
     def _validate(self, question: str) -> str:
         """The stripped question; ``ValueError`` when empty or over ``server.max_question_chars``."""
@@ -234,7 +253,7 @@ class QAPipeline:
         Answer's ``text`` is the verified reply.
         """
         question = self._validate(question)
-        chat = self._small_talk(question)
+        chat = self._small_talk(question) or self._unanswerable(question)
         if chat is not None:
             yield "delta", chat.text
             yield "answer", chat

@@ -31,7 +31,7 @@ SOAK_TRIALS = int(os.environ.get("BYLINE_SOAK_TRIALS", "20"))
 SOAK_SEED = int(os.environ.get("BYLINE_SOAK_SEED", "20240314"))
 FUZZ_EXAMPLES = int(os.environ.get("BYLINE_FUZZ_EXAMPLES", "1500"))
 
-# Environment of `python cli.py ...` subprocesses: offline, small chunks (fast embedding).
+# Environment of `python -m cli ...` subprocesses: offline, small chunks (fast embedding).
 CLI_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
@@ -49,14 +49,14 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(data_dir: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    """``python cli.py --data-dir DATA_DIR ARGS`` in a subprocess (text output)."""
-    return subprocess.run([sys.executable, str(REPO_ROOT / "cli.py"), "--data-dir", str(data_dir), *args],
+    """``python -m cli --data-dir DATA_DIR ARGS`` in a subprocess (text output)."""
+    return subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
                           cwd=REPO_ROOT, env=cli_env(**env), capture_output=True, text=True, timeout=timeout)
 
 
 def popen_cli(data_dir: Path, *args: str, log: Path, **env: str) -> subprocess.Popen:
     out = log.open("wb")
-    proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "cli.py"), "--data-dir", str(data_dir), *args],
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
                             cwd=REPO_ROOT, env=cli_env(**env), stdout=out, stderr=subprocess.STDOUT)
     out.close()
     return proc

@@ -1,4 +1,4 @@
-"""Crash during ingest: ``byline add`` (``python cli.py add``) of 200 articles killed with
+"""Crash during ingest: ``byline add`` (``python -m cli add``) of 200 articles killed with
 SIGKILL at seeded random moments. After each kill ``byline verify`` passes, every article is
 wholly present (chunks in SQLite, FTS5/BM25 and FAISS) or wholly absent, and re-running the
 same add completes with the rest (the present ones ``unchanged``, the others ``added``).

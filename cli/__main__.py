@@ -1,0 +1,5 @@
+"""``python -m cli ...`` runs the ``byline`` command line."""
+
+from cli import main
+
+main()
