@@ -24,7 +24,7 @@ def test_ask_cite_and_highlight(server: str, recorded) -> None:  # noqa: ANN001
     page.goto(server + "/")
     page.wait_for_selector("#byline-question textarea", timeout=30_000)
     ask(page, DOCKWORKERS)
-    answer = page.locator("#byline-chat .byline-answer").last
+    answer = page.locator("#byline-chat .byline-answered").last
     answer.wait_for(timeout=30_000)
     assert "2,300" in answer.locator(".byline-short").inner_text()
     cite = answer.locator('a[href*="#byline-cite:"]').first
@@ -52,9 +52,9 @@ def test_new_conversation_and_filters(server: str, recorded) -> None:  # noqa: A
     page.goto(server + "/")
     page.wait_for_selector("#byline-question textarea", timeout=30_000)
     ask(page, DOCKWORKERS)
-    page.locator("#byline-chat .byline-answer").last.wait_for(timeout=30_000)
+    page.locator("#byline-chat .byline-answered").last.wait_for(timeout=30_000)
     page.locator("#byline-new").click()
-    page.wait_for_function("() => !document.querySelector('#byline-chat .byline-answer')", timeout=10_000)
+    page.wait_for_function("() => !document.querySelector('#byline-chat .byline-answered')", timeout=10_000)
     # A date range with no article: the reply says there is no answer.
     page.get_by_text("Filters").click()
     page.locator("#byline-since input, #byline-since textarea").first.fill("2030-01-01")
@@ -98,7 +98,7 @@ def test_article_markup_never_renders_in_the_chat(server: str, recorded) -> None
         page.goto(server + "/")
         page.wait_for_selector("#byline-question textarea", timeout=30_000)
         ask(page, "How many passengers did the Brindlewick ferry carry on its first day?")
-        reply = page.locator("#byline-chat .byline-answer, #byline-chat .byline-abstain").last
+        reply = page.locator("#byline-chat .byline-answered, #byline-chat .byline-abstain").last
         reply.wait_for(timeout=30_000)
         link = reply.locator('a[href*="#byline-cite:"]').first
         link.click()
