@@ -17,6 +17,10 @@ import hmac
 import json
 from typing import Any, Awaitable, Callable
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
 LOCAL_PREFIX = "/_byline/local"
 
 Scope = dict[str, Any]
@@ -27,9 +31,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 def build_local_app(service: Any, instance: str) -> Any:
     """The FastAPI app of the local endpoints, bound to ``service`` (a
     :class:`web.service.QAService`); ``instance`` is the advertised instance id."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-
     from corpus.article import Article
     from corpus.loaders import LoadResult
     from index.base import ArchiveError
@@ -44,6 +45,11 @@ def build_local_app(service: Any, instance: str) -> Any:
     @app.exception_handler(RequestError)
     async def _request_error(request: Request, exc: RequestError) -> JSONResponse:
         return error(exc.status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(422, "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}"
+                                    for e in exc.errors()) or "invalid request")
 
     @app.exception_handler(ArchiveError)
     async def _archive_error(request: Request, exc: ArchiveError) -> JSONResponse:
@@ -63,7 +69,10 @@ def build_local_app(service: Any, instance: str) -> Any:
     async def add(request: Request) -> Any:
         from starlette.concurrency import run_in_threadpool
 
-        body = json.loads(await request.body())
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise RequestError("body: not JSON") from None
         loaded = []
         for i, item in enumerate(body.get("articles") or []):
             raw = item["article"]
@@ -125,6 +134,8 @@ class LocalCommandsMiddleware:
             await _reply(send, 403, "the local command endpoints do not answer browsers")
         elif not (given and hmac.compare_digest(given.encode(), self.token.encode())):
             await _reply(send, 401, "local command token required (byline reads it from <data_dir>/server.json)")
+        elif not (headers.get("content-length") or "0").isdigit():
+            await _reply(send, 400, "invalid Content-Length")
         elif int(headers.get("content-length") or 0) > self.max_bytes:
             await _reply(send, 413, f"request body over the limit of {self.max_bytes} bytes")
         else:
