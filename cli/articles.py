@@ -86,6 +86,7 @@ def add(
     if watch is not None:
         from cli.watch import watch_folder
 
+        typer.echo(f"watching {watch} for new and changed files every {interval:g} s (Ctrl-C to stop)", err=True)
         watch_folder(watch, lambda paths: run_add(target, load_inputs([str(p) for p in paths], factory),
                                                   as_json=as_json), interval=interval)
     raise typer.Exit(1 if rejected else 0)
