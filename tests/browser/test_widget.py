@@ -30,7 +30,7 @@ def test_widget_on_intranet_page(server: str, host_site, intranet_page: str, rec
     assert "2,300" in answer.inner_text()
     recorded.screenshot("widget-answer.png")
     frame.locator(".msg.bot .cites .cite").first.click()
-    mark = frame.locator("#source-text mark")
+    mark = frame.locator("#source-text #hl")
     mark.wait_for(timeout=10_000)
     assert "2,300" in mark.inner_text()
     assert "The Harbor Ledger" in frame.locator("#source-meta").inner_text()

@@ -131,7 +131,7 @@ def test_hostile_article_in_the_widget(env: dict[str, Any], page) -> None:  # no
     cites = frame.locator(".msg.bot .cites .cite")
     assert TITLE in frame.locator(".msg.bot").last.inner_text()  # the title shown as text
     cites.first.click()
-    mark = frame.locator("#source-text mark")
+    mark = frame.locator("#source-text #hl")
     mark.wait_for(timeout=15_000)
     quote = httpx.post(env["base"] + "/api/ask", json={"question": QUESTION}, timeout=120).json()["citations"][0]
     assert mark.inner_text() == quote["quote"]  # exact after emoji (code points, not UTF-16 units)
@@ -154,7 +154,7 @@ def test_hostile_article_in_the_chat(env: dict[str, Any], page) -> None:  # noqa
     pg.wait_for_selector("#byline-question textarea", timeout=60_000)
     pg.locator("#byline-question textarea").fill(QUESTION)
     pg.locator("#byline-ask").click()
-    answer = pg.locator("#byline-chat .byline-answer").last
+    answer = pg.locator("#byline-chat .byline-answered").last
     answer.wait_for(timeout=60_000)
     assert TITLE in answer.inner_text()
     answer.locator('a[href*="#byline-cite:"]').first.click()

@@ -4,7 +4,10 @@
    Options (data-* attributes of the script tag): data-token (access token, if the server
    needs one; or ?token= on the script URL), data-label (button text), data-title (iframe
    title), data-position ("right" or "left"), data-color (#rgb/#rrggbb), data-open ("true"
-   opens the panel at once). The host origin must be in Byline's server.allowed_origins. */
+   opens the panel at once), data-timeout (ms to wait for the chat to load, default 10000).
+   The host origin must be in Byline's server.allowed_origins: when the chat does not
+   load (the browser refused to frame it, or the server is down) the panel says so and
+   names the setting. */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -18,6 +21,8 @@
   var color = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(data.color || "") ? data.color : "#1f4e79";
   var label = data.label || "Ask the archive";
   var title = data.title || "Byline: questions about the news archive";
+  var timeout = Math.max(1000, parseInt(data.timeout || "10000", 10) || 10000);
+  var ready = false;
 
   function style(el, props) { for (var k in props) el.style[k] = props[k]; return el; }
 
@@ -50,9 +55,13 @@
     if (!frame) {
       frame = style(document.createElement("iframe"), { width: "100%", height: "100%", border: "0" });
       frame.title = title;
-      frame.src = base + "embed" + (token ? "?token=" + encodeURIComponent(token) : "");
+      var query = [];
+      if (token) query.push("token=" + encodeURIComponent(token));
+      if (color !== "#1f4e79") query.push("color=" + encodeURIComponent(color));
+      frame.src = base + "embed" + (query.length ? "?" + query.join("&") : "");
       frame.setAttribute("referrerpolicy", "no-referrer");
       panel.appendChild(frame);
+      setTimeout(function () { if (!ready) explain(); }, timeout);
     }
     panel.style.display = "block";
     button.setAttribute("aria-expanded", "true");
@@ -63,9 +72,46 @@
     button.setAttribute("aria-expanded", "false");
     button.focus();
   }
+  // The embed page posts "byline:ready" once it runs; without it, explain why.
+  function explain() {
+    var box = style(document.createElement("div"), {
+      position: "absolute", inset: "0", padding: "20px", background: "#fff", color: "#1c2430",
+      font: "14px/1.5 system-ui, sans-serif", overflowY: "auto"
+    });
+    box.className = "byline-load-error";
+    box.setAttribute("role", "alert");
+    var head = style(document.createElement("p"), { margin: "0 0 10px", fontWeight: "700", color: color });
+    head.textContent = "The archive chat could not be loaded here.";
+    var why = document.createElement("p");
+    why.className = "byline-load-why";
+    why.textContent = "Checking the server\u2026";
+    var fix = document.createElement("p");
+    fix.textContent = "Byline only lets the origins listed in its server.allowed_origins setting show the chat. "
+      + "Add this page's origin, " + location.origin + ", to server.allowed_origins (or BYLINE_SERVER__ALLOWED_ORIGINS) "
+      + "and restart Byline.";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "Close";
+    close.addEventListener("click", function () { hide(); });
+    box.appendChild(head); box.appendChild(why); box.appendChild(fix); box.appendChild(close);
+    if (frame) frame.style.visibility = "hidden";
+    panel.style.position = "fixed";
+    panel.appendChild(box);
+    // An opaque request tells "server up, origin refused" from "server unreachable".
+    fetch(base + "healthz", { mode: "no-cors", cache: "no-store" }).then(function () {
+      why.textContent = "The server at " + base + " is running, but it did not allow this page (" + location.origin
+        + ") to show the chat.";
+    }, function () {
+      why.textContent = "The Byline server at " + base + " could not be reached: it may be down, or this page's "
+        + "origin may not be allowed.";
+    });
+  }
+  function hide() { close(); }
   button.addEventListener("click", function () { panel.style.display === "none" ? open() : close(); });
   window.addEventListener("message", function (e) {
-    if (frame && e.source === frame.contentWindow && e.data && e.data.type === "byline:close") close();
+    if (!frame || e.source !== frame.contentWindow || !e.data) return;
+    if (e.data.type === "byline:ready") ready = true;
+    else if (e.data.type === "byline:close") close();
   });
 
   root.appendChild(panel);
