@@ -9,10 +9,12 @@
   // the label would read markup aloud. Relabel from the rendered text.
   function relabel(el) {
     var label = el.getAttribute('aria-label') || '';
-    if (label.indexOf('<') < 0 && label.indexOf('&') < 0) return;
+    if (label.indexOf("'s message:") < 0 || (label.indexOf('<') < 0 && label.indexOf('&') < 0)) return;
     var who = label.split("'s message:")[0] || 'bot';
-    var text = (el.textContent || '').replace(/\s+/g, ' ').trim();
-    el.setAttribute('aria-label', who + "'s message: " + text);
+    var text = who + "'s message: " + (el.textContent || '').replace(/\s+/g, ' ').trim();
+    // The text itself may hold "<" (an article quoting markup): set it once, or the
+    // observer would see its own change forever.
+    if (text !== label) el.setAttribute('aria-label', text);
   }
   new MutationObserver(function (records) {
     records.forEach(function (r) {
