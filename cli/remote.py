@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 LOCAL_PREFIX = "/_byline/local"
 HELLO_TIMEOUT = 2.0
+# Seconds a request may take: a large add embeds every article; an LLM reader is slow.
+REQUEST_TIMEOUT = 900.0
 # Articles per request (the server commits them in its own batches); requests also stay
 # under half of the server's server.max_request_bytes.
 REQUEST_ARTICLES = 200
@@ -78,45 +80,51 @@ class RemoteArchive:
     """A client of the local command endpoints of the server described by ``advert``."""
 
     def __init__(self, advert: Advert, data_dir: Path) -> None:
-        import httpx
+        from urllib.parse import urlsplit
 
         self.advert = advert
         self.data_dir = data_dir
         self.url = advert.url
         self.max_request_bytes = 6_000_000
-        self._http = httpx.Client(base_url=advert.url + LOCAL_PREFIX, timeout=httpx.Timeout(600.0, connect=2.0),
-                                  headers={"Authorization": f"Bearer {advert.token}"}, trust_env=False)
+        parts = urlsplit(advert.url)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
 
     def close(self) -> None:
-        """Close the HTTP connection."""
-        self._http.close()
+        """Nothing to close (one connection per request); kept for symmetry."""
 
-    def _call(self, method: str, path: str, *, body: Any = None, timeout: float | None = None,
+    def _call(self, method: str, path: str, *, body: Any = None, timeout: float = REQUEST_TIMEOUT,
               missing_ok: bool = False) -> Any:
         """``method path`` with a JSON body; the decoded JSON answer. Raises
         :class:`RemoteError` with the server's message (or why it did not answer); a 404
-        gives None with ``missing_ok``."""
-        import httpx
+        gives None with ``missing_ok``.
 
-        kwargs: dict[str, Any] = {}
+        The standard library's ``http.client`` (it imports in milliseconds), and a new
+        connection per request: the server closes idle ones after a few seconds."""
+        import http.client
+
+        headers = {"Authorization": f"Bearer {self.advert.token}", "Accept": "application/json"}
+        data = None
         if body is not None:
-            kwargs["content"] = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            kwargs["headers"] = {"Content-Type": "application/json"}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout)
         try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
+            conn.request(method, LOCAL_PREFIX + path, body=data, headers=headers)
+            response = conn.getresponse()
+            status, raw = response.status, response.read()
+        except (OSError, http.client.HTTPException) as exc:
             raise RemoteError(f"the server at {self.url} did not answer ({type(exc).__name__}: {exc})") from None
-        if response.status_code == 404 and missing_ok:
+        finally:
+            conn.close()
+        if status == 404 and missing_ok:
             return None
         try:
-            payload = response.json()
+            payload = json.loads(raw)
         except ValueError:
-            payload = {"error": response.text[:200]}
-        if response.status_code >= 400:
+            payload = {"error": raw[:200].decode("utf-8", "replace")}
+        if status >= 400:
             message = payload.get("error") if isinstance(payload, dict) else None
-            raise RemoteError(message or f"HTTP {response.status_code}", response.status_code)
+            raise RemoteError(message or f"HTTP {status}", status)
         return payload
 
     # -- what the commands use ----------------------------------------------------------------

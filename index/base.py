@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Protocol, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Iterable, Literal, Protocol, Sequence
 
 from corpus.article import Article
+
+if TYPE_CHECKING:  # pragma: no cover - numpy only in annotations (a command through the server
+    import numpy as np  # imports this module and must stay light)
 
 AddStatus = Literal["added", "unchanged", "updated", "rejected"]
 

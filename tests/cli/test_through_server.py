@@ -215,3 +215,44 @@ def test_local_endpoints_need_the_token_and_refuse_browsers(servers, data_dir: P
     assert httpx.get(f"{base}/articles", headers={"Authorization": f"Bearer {token}",
                                                   "Origin": "https://evil.example"}).status_code == 403
     assert httpx.get(f"{base}/articles", headers={"Authorization": f"Bearer {token}"}).json() == {"articles": []}
+
+
+@pytest.mark.slow
+def test_byline_serve_advertises_itself_and_cleans_up(data_dir: Path, tmp_path: Path, embedder) -> None:
+    """The real ``byline serve`` (chat, API and local endpoints) in a subprocess: the
+    commands find it, and Ctrl-C removes its advertisement."""
+    import signal
+
+    from byline_testing import REPO_ROOT
+
+    assert run(data_dir, "--no-server", "add", str(story(tmp_path))).exit_code == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BYLINE_")}, "HF_HUB_OFFLINE": "1",
+           "BYLINE_CHUNKING__CHUNK_TOKENS": str(TEST_CHUNKING["chunk_tokens"]),
+           "BYLINE_CHUNKING__OVERLAP_TOKENS": str(TEST_CHUNKING["overlap_tokens"])}
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "serve", "--port", str(port),
+                             "--no-sample"], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        advert = data_dir / "server.json"
+        deadline = time.monotonic() + 240
+        while not advert.exists():
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "byline serve did not advertise itself"
+            time.sleep(0.2)
+        listed = run(data_dir, "list")
+        assert listed.exit_code == 0 and "1 article" in listed.stderr
+        from cli.remote import find_server
+        from config.settings import load_settings
+
+        assert find_server(load_settings(data_dir=data_dir)) is not None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) in (0, 130)  # 130: uvicorn re-raises Ctrl-C after a clean shutdown
+        assert not advert.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()

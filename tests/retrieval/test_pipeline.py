@@ -145,8 +145,8 @@ def test_verify_citations(sample_answers, sample_archive) -> None:
 def test_empty_archive_abstains(archive, settings) -> None:  # noqa: ANN001
     answer = QAPipeline(archive, settings).ask("Who is Northfield's finance director?")
     assert answer.abstained and answer.answer is None and answer.confidence == 0.0
-    assert answer.text == "The archive holds no article that matches this question."
-    assert answer.citations == [] and answer.passages == []
+    assert answer.text == "The archive is empty: add articles with `byline add`."
+    assert answer.status == "abstained" and answer.citations == [] and answer.passages == []
 
 
 def test_followup_stays_on_the_same_article(pipeline) -> None:  # noqa: ANN001
@@ -180,5 +180,5 @@ def test_stream_deltas_then_answer(pipeline, question: str) -> None:  # noqa: AN
 
 def test_stream_on_empty_archive(archive, settings) -> None:  # noqa: ANN001
     events = list(QAPipeline(archive, settings).stream("Who won?"))
-    assert "".join(d for k, d in events if k == "delta") == "The archive holds no article that matches this question."
+    assert "".join(d for k, d in events if k == "delta") == "The archive is empty: add articles with `byline add`."
     assert events[-1][0] == "answer" and events[-1][1].abstained
