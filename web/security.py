@@ -3,7 +3,8 @@
 One pure-ASGI middleware, :class:`SecurityMiddleware`, does, in this order:
 
 1. **Origins.** A request with an ``Origin`` header is served only when that origin is
-   the server's own (same host, also behind a proxy via ``X-Forwarded-Host``) or one of
+   the server's own (same host, also behind a proxy via ``X-Forwarded-Host``, or a
+   browser's ``Sec-Fetch-Site: same-origin``) or one of
    ``server.allowed_origins``; any other origin gets ``403``. CORS headers are sent for
    allowed origins only; preflight ``OPTIONS`` requests are answered here.
 2. **Size.** A body larger than ``server.max_request_bytes`` gets ``413`` (checked on
@@ -165,7 +166,11 @@ class SecurityMiddleware:
         # 1. Origins and CORS.
         origin = headers.get("origin")
         if origin is not None:
-            same = origin != "null" and urlsplit(origin).netloc.lower() in _own_origins(headers)
+            # Behind a proxy that rewrites Host (nginx's default) without X-Forwarded-Host the
+            # page's origin differs from Host; browsers then still say the request is
+            # same-origin in Sec-Fetch-Site, which pages cannot set.
+            same = (origin != "null" and urlsplit(origin).netloc.lower() in _own_origins(headers)) \
+                or headers.get("sec-fetch-site") == "same-origin"
             if not same:
                 if not policy.origin_allowed(origin):
                     await reply(403, f"origin not allowed: {origin} (add it to server.allowed_origins)")
@@ -321,4 +326,12 @@ class RootPathMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.root_path and scope["type"] in ("http", "websocket") and not scope.get("root_path"):
             scope = {**scope, "root_path": self.root_path}
+            path = scope.get("path", "")
+            if path != self.root_path and not path.startswith(self.root_path + "/"):
+                # A proxy that strips the prefix: put it back, so that mounted apps (static
+                # files under /byline-web, Gradio) see the same path as without stripping.
+                scope["path"] = self.root_path + (path if path.startswith("/") else "/" + path)
+                raw = scope.get("raw_path")
+                if raw:
+                    scope["raw_path"] = self.root_path.encode("latin-1") + (raw if raw.startswith(b"/") else b"/" + raw)
         await self.app(scope, receive, send)

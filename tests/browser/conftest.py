@@ -86,26 +86,26 @@ def other_site() -> Iterator[StaticSite]:
     site.close()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, host_site: StaticSite) -> Iterator[str]:
-    """Base URL of a real Byline server (uvicorn in a subprocess) allowing ``host_site``."""
+def launch_server(tmp_path_factory: pytest.TempPathFactory, name: str, server: dict[str, Any]) -> Iterator[str]:
+    """Start a real Byline server (``app.serve`` in a subprocess, the sample corpus in a new
+    data dir, ``server`` settings), yield its base URL once ready, then stop it."""
     port = free_port()
-    data_dir = tmp_path_factory.mktemp("browser-data")
+    data_dir = tmp_path_factory.mktemp(f"{name}-data")
     code = ("import app\nfrom config.settings import load_settings\n"
-            f"app.serve(load_settings(data_dir={str(data_dir)!r}, server={{'allowed_origins': [{host_site.origin!r}], 'admin_token': {ADMIN_TOKEN!r}}}),"
-            f" host='127.0.0.1', port={port})\n")
+            f"app.serve(load_settings(data_dir={str(data_dir)!r}, server={server!r}), host='127.0.0.1', port={port})\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BYLINE_")}
     env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-    log = (tmp_path_factory.getbasetemp() / "server.log").open("w")
+    log = (tmp_path_factory.getbasetemp() / f"{name}.log").open("w")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    root = str(server.get("root_path") or "").rstrip("/")
     deadline = time.time() + 240
     try:
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
             try:
-                if httpx.get(base + "/healthz", timeout=2).json().get("ready"):
+                if httpx.get(base + root + "/healthz", timeout=2).json().get("ready"):
                     break
             except (httpx.HTTPError, ValueError):
                 pass
@@ -120,6 +120,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_site: StaticSite) -> I
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server_launcher() -> Any:
+    """:func:`launch_server` and :class:`StaticSite` for modules that need their own server
+    (``import conftest`` is ambiguous: every test folder has one)."""
+    return launch_server, StaticSite
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, host_site: StaticSite) -> Iterator[str]:
+    """Base URL of a real Byline server (uvicorn in a subprocess) allowing ``host_site``."""
+    yield from launch_server(tmp_path_factory, "browser", {"allowed_origins": [host_site.origin],
+                                                           "admin_token": ADMIN_TOKEN})
 
 
 class RecordedPage:
