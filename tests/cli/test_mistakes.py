@@ -4,6 +4,7 @@ exit code (1: the command failed, 2: a usage error)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -211,3 +212,28 @@ def test_two_articles_under_one_id_keep_the_first(tmp_path: Path, embedder) -> N
     rows = json.loads(invoke(tmp_path / "data", "add", "--json", str(path)).stdout)
     assert [r["status"] for r in rows] == ["added", "rejected"]
     assert f"first from {path}:1, which is kept" in rows[1]["reason"]
+
+
+@pytest.mark.slow
+def test_in_process_add_loads_no_spacy_and_no_command_loads_gradio(tmp_path: Path) -> None:
+    """``add`` in its own process loads the embedding model only: no spaCy, no Gradio
+    (a fresh interpreter, as a script calling ``byline add`` has)."""
+    story = tmp_path / "story.txt"
+    story.write_text(f"{TOPICS['bridge'][0]}\n\n{TOPICS['bridge'][1]}", encoding="utf-8")
+    data = tmp_path / "data"
+    code = ("import sys, runpy\n"
+            "def run(*args):\n"
+            f"    sys.argv = ['byline', '--data-dir', {str(data)!r}, '--no-server', *args]\n"
+            "    try:\n        runpy.run_module('cli', run_name='__main__')\n    except SystemExit as e:\n"
+            "        assert not e.code, e.code\n"
+            f"run('add', {str(story)!r})\n"
+            "print('AFTER-ADD', [m for m in ('spacy', 'gradio') if m in sys.modules])\n"
+            "run('list')\n"
+            "run('ask', 'Wer ist der Bürgermeister?')\n"
+            "print('AFTER-ASK', [m for m in ('gradio',) if m in sys.modules])\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BYLINE_")}
+    env.update(HF_HUB_OFFLINE="1", **ENV)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "AFTER-ADD []" in done.stdout and "AFTER-ASK []" in done.stdout
