@@ -8,6 +8,7 @@ the page by Gradio, never from another host).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import gradio as gr
@@ -15,7 +16,7 @@ import gradio as gr
 from web.pages import STATIC_DIR
 from web.render import (answer_html, article_html, esc, panel_placeholder, parse_cite_target,
                         streaming_html)
-from web.service import QAService, RequestError, load_sample_questions
+from web.service import SAMPLE_ARTICLES, QAService, RequestError, load_sample_questions
 
 # System fonts only: Gradio then requests no font files at all.
 SANS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
@@ -86,26 +87,24 @@ def chat_js() -> str:
     return (STATIC_DIR / "chat.js").read_text(encoding="utf-8")
 
 
+def _sample_ids() -> set[str]:
+    """Ids of the sample corpus's articles."""
+    try:
+        return {json.loads(line)["id"] for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines()
+                if line.strip()}
+    except (OSError, ValueError, KeyError):
+        return set()
+
+
 def example_questions(service: QAService, limit: int = 6) -> tuple[str, list[str]]:
     """``(label, questions)``: the sample corpus's questions when the sample is in the
-    archive, else questions about its most recent headlines."""
-    sample = load_sample_questions(limit)
+    archive, else questions about its most recent headlines (none for an empty archive)."""
     try:
         recent = service.archive.list_articles()
     except Exception:  # noqa: BLE001 - no examples rather than no chat
         return "Example questions", []
-    ids = {a.id for a in recent}
-    from web.service import SAMPLE_ARTICLES
-
-    sample_ids = set()
-    try:
-        import json
-
-        sample_ids = {json.loads(line)["id"] for line in SAMPLE_ARTICLES.read_text(encoding="utf-8").splitlines()
-                      if line.strip()}
-    except (OSError, ValueError, KeyError):
-        pass
-    if sample and sample_ids and sample_ids <= ids:
+    sample, sample_ids = load_sample_questions(limit), _sample_ids()
+    if sample and sample_ids and sample_ids <= {a.id for a in recent}:
         return "Example questions", sample
     titles = [a.title.strip() for a in recent if (a.title or "").strip()][:limit]
     return "Recent in the archive", [f"What do the articles say about “{t}”?" for t in titles]

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from byline_contrast import contrast_failures
 from byline_testing import shared_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -24,6 +25,13 @@ UNCERTAIN_CANDIDATES = ["At what height did the Redwillow River crest in Marrowb
                         "Who is the chief executive of Quillstone Systems?",
                         "Who scored the winning goal in the Riverlands Soccer League final?"]
 ADMIN = {"Authorization": "Bearer browser-admin"}
+# Text of the chat whose contrast must meet WCAG AA.
+CHAT_TEXT = [".byline-tagline", ".byline-logo", "#byline-chat .byline-short", "#byline-chat blockquote",
+             "#byline-chat mark.byline-answer", "#byline-chat a.byline-cite", "#byline-chat .byline-where",
+             "#byline-chat .byline-sources-label", "#byline-chat .byline-source-name", "#byline-source-panel .byline-source-meta",
+             "#byline-source-panel mark.byline-hl", "#byline-source-panel mark.byline-answer", "#byline-chip, .byline-chip",
+             "#byline-chat .byline-badge", "#byline-chat .byline-uncertain-label", "#byline-chat .byline-hint",
+             "#byline-chat .byline-abstain-label", "#byline-chat .byline-closest-label", "#byline-chat .byline-snippet"]
 
 
 def open_chat(page, server: str) -> None:  # noqa: ANN001
@@ -67,6 +75,7 @@ def test_answer_is_marked_in_its_quote_and_in_the_source_panel(server: str, reco
         getComputedStyle(document.querySelector('#byline-source-panel mark.byline-answer')).backgroundColor]""")
     assert colours[0] != colours[1]  # sentence light, answer strong
     expect(strong).to_be_in_viewport()
+    assert contrast_failures(page, CHAT_TEXT) == []
     assert recorded.foreign_requests(server) == []
 
 
@@ -102,6 +111,7 @@ def test_abstention_shows_no_bold_answer_and_opens_a_sentence(server: str, recor
     bold = reply.evaluate("el => [...el.querySelectorAll('*')].filter(e => parseInt(getComputedStyle(e).fontWeight) >= 600 "
                           "&& !e.closest('a')).map(e => e.textContent)")
     assert bold == [], bold
+    assert contrast_failures(page, CHAT_TEXT) == []
     links = reply.locator(".byline-closest a.byline-cite")
     assert 1 <= links.count() <= 3
     links.first.click()
@@ -124,6 +134,7 @@ def test_uncertain_answer_renders_as_uncertain(server: str, recorded) -> None:  
     assert reply.locator(".byline-badge").inner_text().lower() == "uncertain"
     assert reply.locator("strong, b, .byline-short").count() == 0
     expect(reply.locator("blockquote.byline-sentence mark.byline-answer")).to_have_count(1)
+    assert contrast_failures(page, CHAT_TEXT) == []
 
 
 def test_phone_layout_opens_and_closes_the_source_overlay(server: str, browser) -> None:  # noqa: ANN001

@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 
 import pytest
+from byline_contrast import contrast_failures
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DOCKWORKERS = "How many dockworkers walked off the job at the Port of Calloway?"
 PORT = "harbor-ledger-2024-03-port-strike"
+WIDGET_TEXT = [".bar .brand", ".bar .sub", ".msg.user", ".msg.bot .short", ".msg.bot blockquote", "mark.byline-answer",
+               ".cite", ".where", ".sources-label", ".source-name", ".badge", ".uncertain-label", ".hint",
+               ".abstain-label", ".closest-label", "#send", "#hl"]
 QUOTE = ("About 2,300 dockworkers at the Port of Calloway walked off the job on Wednesday morning after contract "
          "negotiations with terminal operators broke down, halting cargo operations at the region’s busiest harbor.")
 
@@ -45,6 +49,7 @@ def test_widget_marks_the_answer_and_uses_the_host_colour(server: str, host_site
     expect(reply.locator(".sources .where").first).to_contain_text("The Harbor Ledger")
     assert frame.locator(".bar").evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(170, 51, 0)"
     assert frame.locator("#send").evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(170, 51, 0)"
+    assert contrast_failures(page.frame(url=lambda u: "/embed" in u), WIDGET_TEXT) == []
     reply.locator(".sources .cite").first.click()
     strong = frame.locator("#source-text #hl mark.byline-answer")
     strong.wait_for(timeout=15_000)
@@ -82,6 +87,7 @@ def test_widget_uncertain_and_abstained_states(server: str, recorded) -> None:  
     box = page.locator(".msg.bot.abstain")
     box.wait_for(timeout=10_000)
     assert "do not say" in box.inner_text() and box.locator(".short, strong, b").count() == 0
+    assert contrast_failures(page, WIDGET_TEXT) == []
     box.locator(".closest .cite").first.click()
     hl = page.locator("#source-text #hl")
     hl.wait_for(timeout=10_000)

@@ -162,7 +162,7 @@ def test_hostile_article_in_the_chat(env: dict[str, Any], page) -> None:  # noqa
     text.wait_for(timeout=15_000)
     pg.wait_for_timeout(500)
     assert text.inner_text().strip() == TEXT
-    assert pg.locator("#byline-source-panel mark").inner_text() in TEXT
+    assert pg.locator("#byline-source-panel mark.byline-hl").inner_text() in TEXT
     assert pg.locator("#byline-chat img, #byline-chat script, #byline-source-panel img, "
                       "#byline-source-panel script").count() == 0
     for el in pg.locator("#byline-chat a, #byline-source-panel a").all():
