@@ -7,20 +7,23 @@ and keyboard use."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from playwright.sync_api import expect
 
 from byline_contrast import contrast_failures
 from byline_testing import shared_path
+from web.service import SAMPLE_QUESTIONS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DOCKWORKERS = "How many dockworkers walked off the job at the Port of Calloway?"
 SEED_QUESTION = "Who estimated that as many as 5,000 Chinese had gone to Syria?"
 ABSTAIN = "What is the population of Marrowby?"
-# Sample questions the reader has been unsure about; the test uses the first the API
-# reports as uncertain.
+# Sample questions the reader has been unsure about first, then every other sample
+# question: the test uses the first one the API reports as uncertain.
 UNCERTAIN_CANDIDATES = ["At what height did the Redwillow River crest in Marrowby?",
                         "Who is the chief executive of Quillstone Systems?",
                         "Who scored the winning goal in the Riverlands Soccer League final?"]
@@ -122,7 +125,10 @@ def test_abstention_shows_no_bold_answer_and_opens_a_sentence(server: str, recor
 
 
 def test_uncertain_answer_renders_as_uncertain(server: str, recorded) -> None:  # noqa: ANN001
-    question = next((q for q in UNCERTAIN_CANDIDATES
+    sample = [json.loads(line)["question"] for line in SAMPLE_QUESTIONS.read_text(encoding="utf-8").splitlines()
+              if line.strip()]
+    candidates = UNCERTAIN_CANDIDATES + [q for q in sample if q not in UNCERTAIN_CANDIDATES]
+    question = next((q for q in candidates
                      if httpx.post(server + "/api/ask", json={"question": q}, timeout=60).json()["status"] == "uncertain"),
                     None)
     if question is None:
@@ -145,6 +151,7 @@ def test_phone_layout_opens_and_closes_the_source_overlay(server: str, browser) 
         source = page.locator("#byline-source-col")
         expect(source).to_be_hidden()
         reply = ask(page, DOCKWORKERS, "#byline-chat .byline-answered")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
         y = page.evaluate("scrollY")
         reply.locator("blockquote.byline-sentence a.byline-cite").click()
         page.locator("#byline-source-panel mark.byline-answer").wait_for(timeout=15_000)
