@@ -7,7 +7,9 @@ Usage: ``python bench/cli_latency.py [--repeat 3] [--port 7997]``
 Builds a temporary archive of the sample corpus, times ``byline --help``, then each
 command ``--repeat`` times with ``--no-server``, then starts ``byline serve`` on the
 archive, waits until it is warm, and times the same commands through it (a new article
-each time, so every add embeds). Prints the median wall time of each and the ratio, and
+each time, so every add embeds), plus ``list`` and a question the server answers without
+reading (one not in English): the command's own work. Prints the median wall time of
+each and the ratio, and
 stops the server with Ctrl-C (SIGINT), checking that its advertisement is gone.
 """
 
@@ -104,6 +106,10 @@ def main() -> None:
             figures.setdefault("add through server", []).append(seconds)
             seconds, done = timed([*base, "ask", "--json", QUESTION], env)
             figures.setdefault("ask through server", []).append(seconds)
+            # the command's own work: a reply the server gives without reading
+            figures.setdefault("list through server", []).append(timed([*base, "list"], env)[0])
+            figures.setdefault("ask, no reading", []).append(
+                timed([*base, "ask", "--json", "Wer ist der Finanzdirektor?"], env)[0])
         answer = json.loads(done.stdout)
         server.send_signal(signal.SIGINT)
         server.wait(60)
