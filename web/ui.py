@@ -179,7 +179,7 @@ def build_chat(service: QAService) -> gr.Blocks:
         history = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=340):
-                chatbot = gr.Chatbot(elem_id="byline-chat", height=540, latex_delimiters=[],
+                chatbot = gr.Chatbot(elem_id="byline-chat", height=470, latex_delimiters=[],
                                      feedback_options=None, show_label=False, buttons=["copy"],
                                      placeholder="Ask a question about the archive below.")
                 with gr.Row():
@@ -188,22 +188,22 @@ def build_chat(service: QAService) -> gr.Blocks:
                     question = gr.Textbox(show_label=False, placeholder="Ask a question…", lines=1,
                                           scale=6, elem_id="byline-question", autofocus=True)
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="byline-ask")
+                label, examples = example_questions(service)
+                chips = []
+                if examples:
+                    # Buttons, not gr.Examples: its chips cut a question at 60 characters.
+                    with gr.Column(elem_id="byline-examples"):
+                        gr.HTML(f'<p class="byline-examples-label">{esc(label)}</p>')
+                        with gr.Row(elem_classes=["byline-chips"]):
+                            for q in examples:
+                                chips.append((gr.Button(q, size="sm", variant="secondary", scale=0,
+                                                        elem_classes=["byline-chip"]), q))
                 with gr.Accordion("Filters", open=False):
                     with gr.Row():
                         outlet = gr.Dropdown(label="Outlet", choices=outlet_choices(), value="",
                                              elem_id="byline-outlet")
                         since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD", elem_id="byline-since")
                         until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD", elem_id="byline-until")
-                label, examples = example_questions(service)
-                chips = []
-                if examples:
-                    # Buttons, not gr.Examples: its chips cut a question at 60 characters.
-                    with gr.Group(elem_id="byline-examples"):
-                        gr.HTML(f'<p class="byline-examples-label">{esc(label)}</p>')
-                        with gr.Row(elem_classes=["byline-chips"]):
-                            for q in examples:
-                                chips.append((gr.Button(q, size="sm", variant="secondary", scale=0,
-                                                        elem_classes=["byline-chip"]), q))
             with gr.Column(scale=2, min_width=300, elem_id="byline-source-col"):
                 gr.HTML(BACK, elem_id="byline-back-bar")
                 gr.Markdown("### Source")
