@@ -109,7 +109,7 @@ def test_widget_explains_an_origin_that_is_not_allowed(server: str, other_site, 
 
 def test_widget_on_an_allowed_origin_shows_no_load_error(server: str, host_site, recorded) -> None:  # noqa: ANN001
     page = recorded.page
-    page.goto(widget_page(server, host_site, "fine", 'data-open="true" data-timeout="1500"'))
+    page.goto(widget_page(server, host_site, "fine", 'data-open="true" data-timeout="8000"'))
     page.frame_locator("#byline-widget iframe").locator("#question").wait_for(timeout=15_000)
-    page.wait_for_timeout(2500)
-    assert page.locator("#byline-widget .byline-load-error").count() == 0
+    page.wait_for_function("() => window.Byline && window.Byline.ready", timeout=15_000)  # the handshake
+    assert page.locator("#byline-widget .byline-load-error").count() == 0  # and it can no longer appear

@@ -121,5 +121,6 @@
     if (data.open === "true") open();
   }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
-  window.Byline = { open: open, close: close };
+  // ready: the chat in the panel has loaded (its handshake arrived).
+  window.Byline = { open: open, close: close, get ready() { return ready; } };
 })();
