@@ -11,7 +11,7 @@ entities: the chat renders messages through Markdown and ``gr.HTML`` through a t
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 from web.present import Cited, closest, other_figures, sources, status_of, supporting
@@ -178,17 +178,6 @@ def uncertain_html(answer: Mapping[str, Any], meta: Mapping[str, Mapping[str, An
         parts.append(sources_html(answer, cited, meta))
     parts.append('<p class="byline-hint">Check the cited sentence: the reader is not sure it answers the question.</p></div>')
     return "".join(parts)
-
-
-def closest_articles(passages: Iterable[Mapping[str, Any]], limit: int = 3) -> list[Mapping[str, Any]]:
-    """The first passage of each of the ``limit`` best-ranked distinct articles."""
-    seen: dict[str, Mapping[str, Any]] = {}
-    for p in passages:
-        if p["article_id"] not in seen:
-            seen[p["article_id"]] = p
-        if len(seen) >= limit:
-            break
-    return list(seen.values())
 
 
 def abstention_html(answer: Mapping[str, Any], meta: Mapping[str, Mapping[str, Any]] | None = None,
