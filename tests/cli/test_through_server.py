@@ -160,13 +160,17 @@ def test_a_server_restarted_on_another_port_is_found(servers, data_dir: Path, tm
     assert f"through the server at http://127.0.0.1:{second.port}" in result.stderr
 
 
-def test_no_server_forces_in_process(servers, data_dir: Path, tmp_path: Path) -> None:
+def test_no_server_forces_in_process(servers, data_dir: Path, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     servers()
     result = run(data_dir, "--no-server", "add", str(story(tmp_path)))
     assert result.exit_code == 0 and "through the server" not in result.stderr
     # the server sees what the in-process add committed
     listed = run(data_dir, "list", "--json")
     assert len(json.loads(listed.stdout)) == 1
+    monkeypatch.setenv("BYLINE_NO_SERVER", "1")
+    result = run(data_dir, "add", str(story(tmp_path, "chess")))
+    assert result.exit_code == 0 and "through the server" not in result.stderr
 
 
 def dead_pid() -> int:
