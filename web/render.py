@@ -1,5 +1,7 @@
-"""HTML rendering helpers for the chat: answers with numbered citations, abstentions and
-the source panel with the cited span highlighted.
+"""HTML rendering for the chat: the three outcomes (an answer with its quoted sentence and
+the answer marked in it, an uncertain answer, an abstention with the closest articles),
+sources listed once per article, and the source panel with the cited sentence and the
+answer highlighted. What is shown is derived by :mod:`web.present`.
 
 Everything that comes from an article (title, outlet, text, quotes, URLs) goes through
 :func:`esc`, so markup inside an article is shown as text and never renders or runs.
