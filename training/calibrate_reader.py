@@ -88,6 +88,79 @@ def choose_thresholds(conf: list[float], right: list[bool]) -> tuple[float, floa
     return answer_t, uncertain_t
 
 
+def _proposals(questions: list[dict], pipeline, reader, model_dir: Path) -> list[tuple]:  # noqa: ANN001
+    """``(passages, article texts, Proposal)`` per question: the retrieval and span-model
+    part, cached in ``training/.cache/proposals-<key>.pkl`` (the key names the weights and
+    the questions) so that a change of features or rules re-fits in a minute."""
+    import hashlib
+    import pickle
+
+    from tqdm import tqdm
+
+    weights = model_dir / "model.safetensors"
+    stamp = f"{weights.stat().st_size}:{weights.stat().st_mtime_ns}" if weights.exists() else "none"
+    key = hashlib.sha1((stamp + "|" + ",".join(q["id"] for q in questions)).encode()).hexdigest()[:12]
+    path = Path(__file__).parent / ".cache" / f"proposals-{key}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    out = []
+    for q in tqdm(questions, unit="q", mininterval=10):
+        _, reading, texts = pipeline._retrieve(q["question"], None, None, "hybrid")
+        proposal = reader.propose(q["question"], reading, texts) if reading else None
+        ids = {p.article_id for p in reading}
+        out.append((reading, {k: v for k, v in texts.items() if k in ids}, proposal))
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def _question_outcomes(per_question, coef, bias) -> tuple[list[float], list[bool]]:  # noqa: ANN001
+    """Question-level ``(confidence of the best span, that span is right)``."""
+    q_conf, q_right = [], []
+    for _q, qrows in per_question:
+        if not qrows:
+            q_conf.append(0.0)
+            q_right.append(False)
+            continue
+        scores = [float(np.dot(coef, v) + bias) for v, _ in qrows]
+        k = int(np.argmax(scores))
+        q_conf.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, scores[k])))))
+        q_right.append(qrows[k][1])
+    return q_conf, q_right
+
+
+def cross_validate(per_question, folds: int = 5) -> None:  # noqa: ANN001
+    """Print 5-fold cross-validated (by article) question-level figures of the fitted
+    confidence model on the calib rows: top-1 right rate among answerable questions, and
+    answered / right-among-answered / abstain recall at the chosen thresholds, per corpus."""
+    import hashlib
+
+    def fold(q: dict) -> int:
+        return int(hashlib.sha1(str(q.get("article_id") or q["id"]).encode()).hexdigest(), 16) % folds
+
+    res = {"news": [], "wikipedia": []}
+    for k in range(folds):
+        train = [(q, r) for q, r in per_question if fold(q) != k]
+        test = [(q, r) for q, r in per_question if fold(q) == k]
+        x = np.array([v for _, r in train for v, _ in r], dtype=float)
+        y = np.array([float(lab) for _, r in train for _, lab in r])
+        w = np.array([NEWS_WEIGHT if q["corpus"] == "news" else 1.0 for q, r in train for _ in r])
+        coef, bias = fit_logistic(x, y, w)
+        answer_t, uncertain_t = choose_thresholds(*_question_outcomes(train, coef, bias))
+        conf, right = _question_outcomes(test, coef, bias)
+        for (q, _), c, r in zip(test, conf, right):
+            res["news" if q["corpus"] == "news" else "wikipedia"].append((q["answerable"], c >= answer_t, r))
+    for corpus, items in res.items():
+        ans = [i for i in items if i[0]]
+        una = [i for i in items if not i[0]]
+        answered = [i for i in items if i[1]]
+        print(f"cv {corpus}: n={len(items)} top1-right {sum(i[2] for i in ans) / max(1, len(ans)):.3f} "
+              f"answered(answerable) {sum(i[1] for i in ans) / max(1, len(ans)):.3f} "
+              f"right|answered {sum(i[2] for i in answered) / max(1, len(answered)):.3f} "
+              f"abstain-recall {sum(not i[1] for i in una) / max(1, len(una)):.3f} "
+              f"right-overall {sum(i[1] and i[2] for i in ans) / max(1, len(ans)):.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point (see the module docstring)."""
     from config.settings import load_settings
@@ -99,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--dev", type=Path, default=DEV_DIR)
     parser.add_argument("--limit-wiki", type=int, default=400, help="at most N SQuAD-page questions")
+    parser.add_argument("--cv", action="store_true", help="also print 5-fold cross-validated figures")
     args = parser.parse_args(argv)
 
     cfg = load_settings()
@@ -112,12 +186,10 @@ def main(argv: list[str] | None = None) -> None:
     questions = [q for q in read_jsonl(args.dev / "questions.jsonl") if question_split(q) == "calib"]
     news = [q for q in questions if q["corpus"] == "news"]
     wiki = [q for q in questions if q["corpus"] != "news"][: args.limit_wiki]
+    proposals = _proposals(news + wiki, pipeline, reader, args.model_dir)
     rows, labels, weights, per_question = [], [], [], []
-    from tqdm import tqdm
-
-    for q in tqdm(news + wiki, unit="q", mininterval=10):
-        _, reading, texts = pipeline._retrieve(q["question"], None, None, "hybrid")
-        feats = reader.score_candidates(q["question"], reading, texts) if reading else []
+    for q, (reading, texts, proposal) in zip(news + wiki, proposals):
+        feats = reader.score_candidates(q["question"], reading, texts, proposal) if reading else []
         golds = [a["text"] for a in q["answers"]]
         qrows = []
         for f in feats:
@@ -131,25 +203,16 @@ def main(argv: list[str] | None = None) -> None:
     cache = Path(__file__).parent / ".cache"
     cache.mkdir(exist_ok=True)
     (cache / "calib_rows.json").write_text(json.dumps(
-        [{"id": q["id"], "corpus": q["corpus"], "answerable": q["answerable"], "question": q["question"],
+        [{"id": q["id"], "article_id": q.get("article_id"), "corpus": q["corpus"], "answerable": q["answerable"], "question": q["question"],
           "gold": [a["text"] for a in q["answers"]], "rows": [[list(v), r] for v, r in qrows]}
          for q, qrows in per_question], ensure_ascii=False))
+    if args.cv:
+        cross_validate(per_question)
     x = np.array(rows, dtype=float)
     y = np.array(labels)
     coef, bias = fit_logistic(x, y, np.array(weights))
 
-    def conf(values) -> float:  # noqa: ANN001
-        return 1.0 / (1.0 + math.exp(-float(np.dot(coef, values) + bias)))
-
-    q_conf, q_right = [], []
-    for q, qrows in per_question:
-        if not qrows:
-            q_conf.append(0.0)
-            q_right.append(False)
-            continue
-        best = max(qrows, key=lambda r: conf(r[0]))
-        q_conf.append(conf(best[0]))
-        q_right.append(best[1])
+    q_conf, q_right = _question_outcomes(per_question, coef, bias)
     answer_t, uncertain_t = choose_thresholds(q_conf, q_right)
     out = {"features": list(FEATURES), "weights": [round(float(c), 6) for c in coef], "bias": round(bias, 6),
            "answer_threshold": answer_t, "uncertain_threshold": uncertain_t,

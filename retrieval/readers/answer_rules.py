@@ -9,6 +9,10 @@ kind           a span passes when it holds ...
 =============  ===============================================================
 ``person``     who/whom/whose: a PERSON, ORG, NORP or GPE entity, or a titled
                role ("the city's finance director", "a police spokesperson")
+``individual`` who + a verb only a person does (scored, painted, wrote,
+               composed, sang, directed, starred): a PERSON entity or a
+               titled role, never an ORG/GPE/NORP alone ("Fenwick Foxes" for
+               "who scored the winning goal?")
 ``date``       when / what year / how soon: a DATE or TIME entity, a year, a
                month or weekday name, or a relative date ("last week")
 ``number``     how many / how much / what percentage: a digit or number word;
@@ -79,12 +83,17 @@ class Constraint:
     text: str
 
 
+_INDIVIDUAL_VERBS = re.compile(r"\b(scor(?:e|es|ed|ing)|paint(?:s|ed)?|wr(?:ote|itten|ites)|compos(?:e|es|ed)|sang|sings?|"
+                               r"direct(?:s|ed)|starr(?:ed|ing)|stars|sculpt(?:s|ed)|marri(?:ed|es)|married)\b", re.IGNORECASE)
+
+
 def expected_kind(analysis: QuestionAnalysis) -> str | None:
-    """``"person" | "date" | "number" | "place"`` or None (no type rule); see the module table."""
+    """``"person" | "individual" | "date" | "number" | "place"`` or None (no type rule);
+    see the module table."""
     wh, head = analysis.wh, analysis.head
     types = analysis.expected_types
     if wh in {"who", "whom", "whose"}:
-        return "person"
+        return "individual" if _INDIVIDUAL_VERBS.search(analysis.focus) else "person"
     if wh in {"when", "how soon"} or (wh in {"what", "which"} and head in {"year", "date", "day", "month", "decade"}):
         return "date"
     if wh in {"how many", "how much", "how large", "how big", "how old", "how far", "how long", "how fast",
@@ -125,6 +134,12 @@ def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str |
     words = _words(text)
     if kind is None:
         return True
+    if kind == "individual":
+        if "PERSON" in span_labels:
+            return True
+        if span_labels & {"ORG", "NORP", "GPE", "FAC", "LOC"}:
+            return False
+        return bool(words & ROLE_NOUNS or (head_lemmas or set()) & ROLE_NOUNS)
     if kind == "person":
         if span_labels & {"PERSON", "ORG", "NORP", "GPE"}:
             return True

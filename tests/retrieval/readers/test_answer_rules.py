@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow  # analyze_question parses with spaCy
     ("Where did the probe land?", "place"),
     ("Which city hosted the summit?", "place"),
     ("What did the mayor say about the budget?", None),
+    ("Who scored the winning goal in the final?", "individual"),
+    ("Who painted 'Harbor at Dusk'?", "individual"),
 ])
 def test_expected_kind(question: str, kind: str | None) -> None:
     assert expected_kind(analyze_question(question)) == kind
@@ -48,6 +50,10 @@ def test_money_and_share_units() -> None:
     ("number", "12 percent", {"PERCENT"}, "percent", True),
     ("place", "Idaho", {"GPE"}, None, True),
     ("place", "last week", {"DATE"}, None, False),
+    ("individual", "Fenwick Foxes", {"ORG"}, None, False),
+    ("individual", "Mara Quist", {"PERSON"}, None, True),
+    ("individual", "the team's captain", set(), None, True),
+    ("person", "Fenwick Foxes", {"ORG"}, None, True),
 ])
 def test_type_ok(kind: str, span: str, labels: set[str], unit: str | None, ok: bool) -> None:
     assert type_ok(kind, span, labels, unit) is ok

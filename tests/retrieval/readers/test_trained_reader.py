@@ -147,3 +147,17 @@ def test_sample_questions_right_or_not_answered(tmp_path, embedder) -> None:  # 
     archive.store.close()
     assert not wrong, f"wrong sample answers: {wrong}"
     assert answered_right >= 15
+
+
+def test_proximity_counts_words_to_the_nearest_question_keyword() -> None:
+    from retrieval.readers.trained import _proximity, _stems
+
+    sentence = "The council approved a budget of $4.2 million on Tuesday."
+    stems = _stems("How large is the budget the council approved?")
+    a = sentence.index("$4.2 million")
+    b = a + len("$4.2 million")
+    near = _proximity(sentence, 100, 100 + a, 100 + b, stems)  # "budget of" -> 2 words away
+    far_start = sentence.index("Tuesday")
+    far = _proximity(sentence, 100, 100 + far_start, 100 + far_start + 7, stems)
+    assert 0.0 < far < near <= 1.0
+    assert _proximity(sentence, 0, a, b, set()) == 0.0
