@@ -117,6 +117,16 @@ class QAPipeline:
         answer = self._compose(question, standalone, extracted, passages, texts, refs)
         return answer
 
+    def warm_up(self, question: str) -> None:
+        """Load what answering needs (embedder, indexes, spaCy, the reader's model) by
+        retrieving for ``question``; a reader that ``generates`` (the LLM reader) is only
+        loaded, never asked, so a warm-up costs no generation."""
+        if self.reader.generates:
+            self._retrieve(self._validate(question), None, None, "hybrid")
+            self.reader.load()
+            return
+        self.ask(question)
+
     def _small_talk(self, question: str) -> Answer | None:
         """A short reply without citations when ``question`` is small talk ("Hello",
         "Thanks!"), else None; see :mod:`retrieval.smalltalk`."""
@@ -249,8 +259,9 @@ class QAPipeline:
 
         The offline reader answers at once; the text is streamed word by word so that a
         chat shows it progressively. A reader with a ``stream(question, passages, texts)``
-        method (the LLM reader) streams its own tokens, which are provisional: the final
-        Answer's ``text`` is the verified reply.
+        method (the LLM reader) streams its own tokens; when the reader ``streams_drafts``
+        they are yielded as ``("draft", str)``: unverified text a client must show as a
+        draft, replaced by the final Answer's verified ``text``.
         """
         question = self._validate(question)
         chat = self._small_talk(question) or self._unanswerable(question)
@@ -267,7 +278,7 @@ class QAPipeline:
             extracted = None
             for item in (reader_stream(standalone, reading, texts) if reading else ()):
                 if isinstance(item, str):
-                    yield "delta", item
+                    yield ("draft" if self.reader.streams_drafts else "delta"), item
                 else:
                     extracted = item
             self.last_timing = Timing((t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)

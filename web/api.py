@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from pathlib import PurePosixPath
 from typing import Any, Iterator
 
@@ -17,6 +19,39 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from retrieval.types import Citation, PassageRef
 from web.service import QAService, RequestError
+
+# A comment line every 15 s while nothing else is sent (an LLM reading a long prompt on a
+# CPU takes 10-60 s before its first token): proxies close idle responses after 60 s by
+# default (nginx ``proxy_read_timeout``), and the SSE spec ignores comment lines.
+SSE_KEEPALIVE_S = 15.0
+
+
+def _with_keepalive(items: Iterator[Any], interval: float = SSE_KEEPALIVE_S) -> Iterator[Any]:
+    """``items`` produced in a daemon thread and passed on; ``None`` is yielded whenever
+    ``interval`` seconds pass without one (the caller sends a keep-alive then). An
+    exception of ``items`` is re-raised here."""
+    box: queue.Queue = queue.Queue()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                box.put(("item", item))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box.put(("error", exc))
+        box.put(("end", None))
+
+    threading.Thread(target=produce, name="byline-sse", daemon=True).start()
+    while True:
+        try:
+            tag, value = box.get(timeout=interval)
+        except queue.Empty:
+            yield None
+            continue
+        if tag == "end":
+            return
+        if tag == "error":
+            raise value
+        yield value
 
 log = logging.getLogger(__name__)
 
@@ -192,15 +227,21 @@ def build_api_router(service: QAService) -> APIRouter:
     @router.post("/api/ask/stream", responses={200: {"content": {"text/event-stream": {}}}, **ERRORS},
                  tags=["questions"], summary="Answer a question as server-sent events")
     def ask_stream(body: AskRequest) -> StreamingResponse:
-        """Server-sent events: ``delta`` events ``{"text": piece}`` with the reply text,
-        then one ``answer`` event with the answer object (or an ``error`` event)."""
+        """Server-sent events: ``delta`` events ``{"text": piece, "draft": bool}`` with the
+        reply text (``draft`` true for an LLM's unverified text, to be shown as a draft),
+        then one ``answer`` event with the answer object (or an ``error`` event). A comment
+        line (``: keep-alive``) is sent every ``SSE_KEEPALIVE_S`` seconds of silence."""
         question, history, filters, k = _ask_args(service, body)
 
         def events() -> Iterator[str]:
             try:
-                for kind, value in service.stream(question, history, filters, k):
-                    if kind == "delta":
-                        yield _sse("delta", {"text": value})
+                for item in _with_keepalive(service.stream(question, history, filters, k)):
+                    if item is None:
+                        yield ": keep-alive\n\n"
+                        continue
+                    kind, value = item
+                    if kind in ("delta", "draft"):
+                        yield _sse("delta", {"text": value, "draft": kind == "draft"})
                     else:
                         yield _sse("answer", value.to_dict())  # type: ignore[union-attr]
             except RequestError as exc:

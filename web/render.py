@@ -212,12 +212,16 @@ def _short(text: str, limit: int = 140) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def streaming_html(text: str) -> str:
+def streaming_html(text: str, draft: bool = False) -> str:
     """The reply while it is being prepared or streams: a busy indicator, then the escaped
-    text so far."""
+    text so far; ``draft`` text (an LLM's reply before its citations are checked) is
+    labelled as such and shown in the draft style, never as an answer."""
     text = _one_line(text).strip("…").strip()
     label = "" if text else '<span class="byline-busy-label">Searching the archive…</span>'
-    return (f'<div class="byline-reply byline-streaming" aria-busy="true"><span class="byline-spinner" '
+    if draft and text:
+        label = '<span class="byline-busy-label">Draft, being checked against the articles:</span> '
+    cls = "byline-reply byline-streaming" + (" byline-draft" if draft else "")
+    return (f'<div class="{cls}" aria-busy="true"><span class="byline-spinner" '
             f'aria-hidden="true"></span>{label}{esc(text)}</div>')
 
 

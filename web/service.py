@@ -63,13 +63,14 @@ class QAService:
 
     # -- warm-up ------------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the embedder and the reader now (seconds) by answering a question."""
+        """Load the embedder and the reader now (seconds): ``pipeline.warm_up`` answers a
+        question, or only loads a reader that generates (the LLM reader: no LLM call)."""
         with self._warm_lock:
             if self.ready.is_set():
                 return
             t0 = time.perf_counter()
             try:
-                self.pipeline.ask(WARM_UP_QUESTION)
+                self.pipeline.warm_up(WARM_UP_QUESTION)
             except Exception as exc:  # noqa: BLE001 - a failed warm-up must not stop the server
                 self.warm_up_error = f"{type(exc).__name__}: {exc}"
                 log.exception("warm-up failed; questions will load the models on demand")
@@ -149,7 +150,8 @@ class QAService:
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = (),
                filters: SearchFilters | None = None, k: int | None = None) -> Iterator[tuple[str, Any]]:
-        """``pipeline.stream`` after warm-up: ``("delta", str)`` pieces then ``("answer", Answer)``."""
+        """``pipeline.stream`` after warm-up: ``("delta" | "draft", str)`` pieces then
+        ``("answer", Answer)`` (see :meth:`QAPipeline.stream`)."""
         self.wait_ready()
         try:
             yield from self.pipeline.stream(question, history=self._history(history), filters=filters, k=k)

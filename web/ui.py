@@ -139,9 +139,9 @@ def build_chat(service: QAService) -> gr.Blocks:
         text, answer = "", None
         try:
             for kind, value in service.stream(question, [tuple(t) for t in history or []], filters):
-                if kind == "delta":
+                if kind in ("delta", "draft"):
                     text += str(value)
-                    messages[-1] = {"role": "assistant", "content": streaming_html(text)}
+                    messages[-1] = {"role": "assistant", "content": streaming_html(text, draft=kind == "draft")}
                     yield "", messages, history
                 else:
                     answer = value

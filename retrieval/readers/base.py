@@ -19,7 +19,19 @@ class TextEmbedder(Protocol):
 
 
 class Reader(ABC):
-    """Extracts the best answer span for a question from retrieved passages."""
+    """Extracts the best answer span for a question from retrieved passages.
+
+    ``generates``: True for readers whose every answer costs a model generation (the LLM
+    reader); the server's warm-up then only calls :meth:`load` instead of answering a
+    question. ``streams_drafts``: True when :meth:`stream`-style text pieces are
+    provisional (shown as a draft until the answer is verified).
+    """
+
+    generates: bool = False
+    streams_drafts: bool = False
+
+    def load(self) -> None:
+        """Load models now (the server's warm-up); the default loads nothing."""
 
     @abstractmethod
     def read(

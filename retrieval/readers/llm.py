@@ -576,6 +576,16 @@ class LLMReader(Reader):
         return cls(client, fallback, passage_chars=settings.passage_chars, threshold=settings.align_threshold,
                    rewrite_followups=settings.rewrite_followups)
 
+    generates = True
+    streams_drafts = True
+
+    def load(self) -> None:
+        """Build and load the fallback reader; no generation (the endpoint is not called,
+        so a warm-up costs no LLM call)."""
+        reader = self.fallback
+        if reader is not None:
+            reader.load()
+
     @property
     def fallback(self) -> Reader | None:
         """The fallback reader (built on first use), or None when there is none."""

@@ -226,3 +226,28 @@ def test_openapi_and_docs(client) -> None:  # noqa: ANN001
     r = client.get("/docs")
     assert r.status_code == 200 and "/api/ask" in r.text
     assert "http://" not in r.text and "https://" not in r.text.replace("https://news.example", "")
+
+
+def test_sse_keepalive_fills_silence_and_passes_errors_on() -> None:
+    import time as _time
+
+    from web.api import _with_keepalive
+
+    def slow():
+        yield "a"
+        _time.sleep(0.25)
+        yield "b"
+
+    out = list(_with_keepalive(slow(), interval=0.05))
+    assert out[0] == "a" and out[-1] == "b" and None in out
+    assert [x for x in out if x is not None] == ["a", "b"]
+
+    def broken():
+        yield "a"
+        raise ValueError("boom")
+
+    got = []
+    with pytest.raises(ValueError, match="boom"):
+        for x in _with_keepalive(broken(), interval=0.05):
+            got.append(x)
+    assert got == ["a"]

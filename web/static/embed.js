@@ -236,7 +236,13 @@
           });
           if (!data) return;
           var payload = JSON.parse(data);
-          if (ev === "delta") { text += payload.text; box.textContent = text; scrollDown(); }
+          if (ev === "delta") {
+            text += payload.text;
+            // An LLM's unverified text is a draft until the answer event replaces it.
+            box.textContent = payload.draft ? "Draft, being checked against the articles: " + text : text;
+            box.classList.toggle("byline-draft", !!payload.draft);
+            scrollDown();
+          }
           else if (ev === "answer") { answer = payload; }
           else if (ev === "error") { showError(box, payload.error); }
         });

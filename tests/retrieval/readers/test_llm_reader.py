@@ -347,3 +347,42 @@ def test_not_found_anywhere_in_the_reply_abstains(server, stub) -> None:
     server.reply = "I looked at the passages.\nNOT FOUND"
     answer = make_reader(server, stub).read("Who won the 2018 World Cup?", PASSAGES, TEXTS)
     assert answer.confidence == 0.0 and stub.calls == 0
+
+
+def test_load_builds_the_fallback_without_calling_the_model(server) -> None:
+    class Loaded(StubReader):
+        loaded = False
+
+        def load(self) -> None:
+            self.loaded = True
+
+    fallback = Loaded()
+    reader = make_reader(server, fallback)
+    before = len(server.requests)
+    reader.load()
+    assert fallback.loaded and len(server.requests) == before
+    assert reader.generates and reader.streams_drafts
+
+
+def test_pipeline_streams_llm_text_as_drafts_and_warms_up_without_generation(server, stub) -> None:
+    from retrieval.pipeline import QAPipeline
+
+    server.reply = VALID
+    pipeline = QAPipeline.__new__(QAPipeline)
+    pipeline._reader = make_reader(server, stub)
+    texts, p = TEXTS, PASSAGES[0]
+    pipeline._validate = lambda q: q
+    pipeline._small_talk = lambda q: None
+    pipeline._unanswerable = lambda q: None
+    pipeline.standalone_question = lambda q, h: q
+    retrieved = []
+    pipeline._retrieve = lambda q, f, k, m: retrieved.append(q) or ([p], [p], texts)
+    pipeline._compose = lambda q, s, extracted, ps, ts, refs: extracted
+    items = list(pipeline.stream("How much did the work cost?"))
+    kinds = [k for k, _ in items]
+    assert kinds[-1] == "answer" and set(kinds[:-1]) == {"draft"} and len(kinds) > 2
+    calls = len(server.requests)
+    pipeline.warm_up("How much did the work cost?")
+    assert len(server.requests) == calls  # retrieval and loading, no LLM call
+    assert retrieved[-1] == "How much did the work cost?"
+    assert isinstance(items[-1][1], LLMAnswer) and items[-1][1].answer == "twelve million dollars"
