@@ -93,7 +93,7 @@ class QAPipeline:
                 log.warning("follow-up rewriting by the reader failed (%s); using the rule-based rewrite", exc)
         from retrieval.conversation import rewrite_followup
 
-        return rewrite_followup(question, list(history))
+        return rewrite_followup(question, list(history), spacy_model=self.settings.reader.spacy_model)
 
     def ask(self, question: str, history: History = (), filters: SearchFilters | None = None,
             k: int | None = None, mode: Mode = "hybrid") -> Answer:

@@ -275,14 +275,15 @@ def test_rewrite_errors_raise(server) -> None:
         make_reader(server).rewrite("And then?", [("q", "a")])
 
 
-def test_pipeline_falls_back_to_rule_based_rewrite(server, monkeypatch) -> None:
+def test_pipeline_falls_back_to_rule_based_rewrite(server, monkeypatch, make_settings) -> None:
     from retrieval.pipeline import QAPipeline
 
     fake_module = types.ModuleType("retrieval.conversation")
-    fake_module.rewrite_followup = lambda q, history: f"rules: {q}"  # type: ignore[attr-defined]
+    fake_module.rewrite_followup = lambda q, history, spacy_model: f"rules: {q}"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "retrieval.conversation", fake_module)
     pipeline = QAPipeline.__new__(QAPipeline)
     pipeline._reader = make_reader(server)
+    pipeline.settings = make_settings()
     server.reply = "How much did the harbour bridge repairs cost?"
     assert pipeline.standalone_question("How much?", [("bridge?", "yes")]) == server.reply
     server.mode, server.status = "status", 500
