@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, Sequence
@@ -190,8 +191,24 @@ class OfflineReader(Reader):
         self.embedder = embedder
         self.spacy_model = spacy_model
         self.weights = weights or ReaderWeights()
-        self.last_features: dict[str, float] = {}
-        self.last_sentences: list[SentenceScore] = []
+        # The last read's debugging trace (bench/reader_dev.py), per thread: one reader
+        # serves the web app's request threads at once.
+        self._trace = threading.local()
+
+    @property
+    def last_features(self) -> dict[str, float]:
+        """Confidence features of this thread's last :meth:`read` (``{}`` before any)."""
+        return getattr(self._trace, "features", {})
+
+    @property
+    def last_sentences(self) -> list["SentenceScore"]:
+        """Scored sentences of this thread's last :meth:`read`, best first."""
+        return getattr(self._trace, "sentences", [])
+
+    @property
+    def last_candidates(self) -> list[tuple[str, float, dict[str, float]]]:
+        """``(candidate text, sentence score - top score, features)`` of this thread's last read."""
+        return getattr(self._trace, "candidates", [])
 
     # -- step 1-2: sentences ------------------------------------------------------------
     def _sentences(self, passages: Sequence[Passage], texts: Mapping[str, str]) -> list[SentenceScore]:
@@ -404,8 +421,8 @@ class OfflineReader(Reader):
         qstems = set(_stem(content_words(question)))
         self._score_sentences(question, qa, sents, article_texts, weights)
         sents.sort(key=lambda s: -s.score)
-        self.last_sentences = sents
-        self.last_candidates: list[tuple[str, float, dict[str, float]]] = []
+        self._trace.sentences = sents
+        self._trace.candidates = []
         top = sents[: w.parse_top]
         nlp = get_nlp(self.spacy_model)
         docs = list(nlp.pipe([article_texts[s.article_id][s.start:s.end] for s in top]))
@@ -423,7 +440,7 @@ class OfflineReader(Reader):
                 score = (sent.score - top_score + w.type * f["type"] + w.prox * f["prox"]
                          + w.freq * f["freq"] + w.title * f["title"] + w.attr * f["attr"]
                          - w.overlap * f["overlap"])
-                self.last_candidates.append((text[cand.start:cand.end], sent.score - top_score, f))
+                self._trace.candidates.append((text[cand.start:cand.end], sent.score - top_score, f))
                 if best is None or score > best[0]:
                     best = (score, cand, sent)
         if best is None:  # no candidate at all: answer with the best sentence, low confidence
@@ -459,7 +476,7 @@ class OfflineReader(Reader):
             head_missing = float(_stem([qa.head])[0] not in set(_stems_of(window)))
         feats = {"cos": top_cos, "lex": sent.coverage, "doc": doc_cov, "type": type_ok, "head": head_missing,
                  "score": score, "sent_cos": sent.cosine}
-        self.last_features = feats
+        self._trace.features = feats
         z = (w.conf_bias + w.conf_cos * top_cos + w.conf_lex * sent.coverage + w.conf_doc * doc_cov
              + w.conf_type * type_ok + w.conf_head * head_missing)
         confidence = _sigmoid(z)

@@ -121,3 +121,26 @@ def test_answer_span_refinement_and_country_names() -> None:
     text = "North Korean leader Kim Jong Un spoke. North Korea reported no new cases. Saudi Arabia agreed."
     assert OfflineReader._country_name("North Korean", text) == "North Korea"
     assert OfflineReader._country_name("Saudi", text) == "Saudi Arabia"
+
+
+def test_debug_trace_is_per_thread(reader: OfflineReader, seed: tuple[str, str]) -> None:
+    """One reader serves the web app's request threads: a read in another thread must not
+    overwrite (or show) this thread's trace."""
+    import threading
+
+    aid, text = seed
+    reader.read("Who estimated that as many as 5,000 Chinese went to Syria?", _passages(aid, text), {aid: text})
+    mine = reader.last_features
+    assert mine and reader.last_sentences
+    seen: dict[str, object] = {}
+
+    def other() -> None:
+        seen["before"] = reader.last_features
+        reader.read("When did Comey warn lawmakers about a terrorist diaspora?", _passages(aid, text), {aid: text})
+        seen["after"] = reader.last_features
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen["before"] == {} and seen["after"] and seen["after"] is not mine
+    assert reader.last_features is mine
