@@ -84,6 +84,14 @@ def advertising_server(application: Any, *, service: Any, data_dir: Path, settin
             if self.started:
                 write_advert(data_dir, advert)
 
+        async def shutdown(self, sockets: Any = None) -> None:
+            # Removed here too: after a SIGTERM uvicorn re-raises the signal at the end of
+            # run(), whose default action ends the process before ``finally`` runs.
+            try:
+                await super().shutdown(sockets=sockets)
+            finally:
+                remove_advert(data_dir, advert)
+
     server = AdvertisingServer(uvicorn.Config(wrapped, **uvicorn_options))
     server.advert = advert  # type: ignore[attr-defined]
     return server
