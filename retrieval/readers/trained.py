@@ -1,8 +1,9 @@
 """The default reader: Byline's trained extractive model, held to the answer rules, with
 a calibrated confidence and three outcomes.
 
-Per question (p50 330-360 ms for the whole answer on 2 CPU cores, dev held-out, measured
-by ``bench/reader_quality.py``):
+Per question (p50 1.1 s / p95 1.3 s for the whole answer on 2 idle CPU cores, dev
+held-out news, measured by ``bench/reader_quality.py``: ~1 s is the span model over ~6
+windows, ~0.5 s the rule-based second opinion):
 
 1. the trained span model (``models/byline-reader-minilm``, a MiniLM-L6 QA head trained by
    ``training/train_reader.py``) reads the top passages through
