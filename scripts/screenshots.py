@@ -33,7 +33,7 @@ SEED = REPO.parent / "shared" / "seeds" / "000_5394cb9d20c982bd.txt"
 CHROMIUM = "/usr/bin/chromium"
 ANSWERED = "How many dockworkers walked off the job at the Port of Calloway?"
 ABSTAINED = "What is the population of Marrowby?"
-UNCERTAIN = os.environ.get("BYLINE_SHOT_UNCERTAIN", "At what height did the Redwillow River crest in Marrowby?")
+UNCERTAIN = os.environ.get("BYLINE_SHOT_UNCERTAIN")  # else the first sample question the reader is unsure of
 
 
 def _free_port() -> int:
@@ -96,6 +96,21 @@ def ask(page, question: str, selector: str) -> None:  # noqa: ANN001
     page.wait_for_timeout(400)
 
 
+def uncertain_question(base: str) -> str:
+    """The first sample question the running server marks ``uncertain`` (asked through
+    the API), so the picture shows that state whatever the reader's figures are now.
+    Raises ``SystemExit`` when none is."""
+    import json
+
+    if UNCERTAIN:
+        return UNCERTAIN
+    for line in (REPO / "corpus" / "sample" / "questions.jsonl").open(encoding="utf-8"):
+        question = json.loads(line)["question"]
+        if httpx.post(base + "/api/ask", json={"question": question}, timeout=60).json().get("status") == "uncertain":
+            return question
+    raise SystemExit("no sample question is answered 'uncertain'; set BYLINE_SHOT_UNCERTAIN")
+
+
 def shoot(out: Path) -> None:
     """Take every screenshot into ``out``."""
     from playwright.sync_api import sync_playwright
@@ -124,7 +139,7 @@ def shoot(out: Path) -> None:
                 page.locator("#byline-source-panel mark.byline-answer").wait_for(timeout=15_000)
                 page.wait_for_timeout(400)
                 page.screenshot(path=str(out / "chat-source.png"))
-                ask(page, UNCERTAIN, "#byline-chat .byline-reply:not(.byline-streaming)")
+                ask(page, uncertain_question(base), "#byline-chat .byline-uncertain")
                 page.screenshot(path=str(out / "chat-uncertain.png"))
                 ask(page, ABSTAINED, "#byline-chat .byline-abstain")
                 page.screenshot(path=str(out / "chat-abstain.png"))
