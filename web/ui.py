@@ -211,11 +211,19 @@ def build_chat(service: QAService) -> gr.Blocks:
 
         inputs = [question, chatbot, history, outlet, since, until]
         outputs = [question, chatbot, history]
+        # A new question clears the source panel, so that an earlier answer's article is
+        # never shown beside an answer (or an abstention) it does not support.
+        def clear_source() -> str:
+            return panel_placeholder()
+
         question.submit(respond, inputs, outputs, concurrency_limit=2)
+        question.submit(clear_source, None, source, queue=False)
         ask.click(respond, inputs, outputs, concurrency_limit=2)
+        ask.click(clear_source, None, source, queue=False)
         for chip, text in chips:  # a click on an example question asks it at once
             chip.click(lambda text=text: text, None, question, queue=False).then(
                 respond, inputs, outputs, concurrency_limit=2)
+            chip.click(clear_source, None, source, queue=False)
         source.click(open_citation, None, source)
         new.click(new_conversation, None, [chatbot, history, question, source])
         chatbot.clear(new_conversation, None, [chatbot, history, question, source])

@@ -202,3 +202,16 @@ def test_example_questions_are_whole_and_new_conversation_is_a_button(server: st
     new = page.get_by_role("button", name="New conversation")
     box = new.bounding_box()
     assert box and box["height"] >= 30 and box["width"] >= 100
+
+
+def test_a_new_question_clears_the_previous_source(server: str, recorded) -> None:  # noqa: ANN001
+    """An earlier answer's article must not stay in the source panel beside a new answer
+    (or an abstention) that it does not support."""
+    page = recorded.page
+    open_chat(page, server)
+    reply = ask(page, DOCKWORKERS, "#byline-chat .byline-answered")
+    reply.locator("a.byline-cite").first.click()
+    page.locator("#byline-source-panel mark.byline-answer").wait_for(timeout=15_000)
+    ask(page, ABSTAIN, "#byline-chat .byline-abstain")
+    expect(page.locator("#byline-source-panel mark")).to_have_count(0)
+    expect(page.locator("#byline-source-panel .byline-source-empty")).to_have_count(1)
