@@ -83,7 +83,9 @@ class Archive:
             except OSError as exc:
                 raise ArchiveError(f"cannot create data dir {path}: {exc.strerror}") from None
         store = ArticleStore(store_path)
-        if not store_path.exists():
+        if not store_path.exists() or _creation_interrupted(store):
+            # A crash (SIGKILL) while a new archive was being created leaves a file with
+            # no schema stamp and no article; finishing the creation loses nothing.
             with cls._write_lock_for(path):
                 store.create_schema()
         meta = store.meta()
@@ -475,3 +477,22 @@ class Archive:
                 problems.append(f"FAISS holds {len(ids)} vectors, the store {len(stored)} chunks "
                                 f"({len(np.setdiff1d(ids, stored))} extra, {len(np.setdiff1d(stored, ids))} missing)")
         return problems
+
+
+def _creation_interrupted(store: ArticleStore) -> bool:
+    """True when ``store`` has no schema-version stamp and holds no article: the state a
+    kill during :meth:`ArticleStore.create_schema` leaves (its tables are created by one
+    script and stamped by the next transaction). Never true for a store with articles."""
+    import sqlite3
+
+    conn = store.connect()
+    try:
+        stamped = conn.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table yet
+        stamped = None
+    if stamped:
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
+    except sqlite3.OperationalError:  # no articles table yet
+        return True

@@ -328,3 +328,33 @@ def test_unicode_text_offsets_roundtrip(archive: Archive) -> None:
     for record in records.values():
         assert text[record.start:record.end] == record.text
     assert archive.verify() == []
+
+
+@pytest.mark.parametrize("state", ["empty file", "tables without stamp"])
+def test_an_archive_killed_while_being_created_opens_as_new(tmp_path: Path, make_settings, embedder, state: str) -> None:
+    """SIGKILL between creating the store file (or its tables) and stamping its schema
+    version must not leave an archive that asks for a migration."""
+    from index.store import _SCHEMA, SCHEMA_VERSION
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / STORE_FILE) as conn:
+        if state == "tables without stamp":
+            conn.executescript(_SCHEMA)
+    archive = Archive.open(make_settings(data_dir=data_dir), embedder=embedder)
+    assert archive.store.meta()["schema_version"] == str(SCHEMA_VERSION)
+    archive.store.close()
+
+
+def test_an_unstamped_store_with_articles_is_not_recreated(tmp_path: Path, make_settings, embedder) -> None:
+    from index.store import _SCHEMA
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / STORE_FILE) as conn:
+        conn.executescript(_SCHEMA)
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(articles)")]
+        conn.execute(f"INSERT INTO articles ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                     [1 if c in ("chunks", "generation", "version") else "x" for c in cols])
+    with pytest.raises(ArchiveError, match="old schema version 0"):
+        Archive.open(make_settings(data_dir=data_dir), embedder=embedder)
