@@ -17,6 +17,8 @@ import string
 import unicodedata
 from typing import Iterable, Sequence
 
+import numpy as np
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 
 
@@ -77,14 +79,9 @@ def mrr_at(ranks: Iterable[int | None], k: int) -> float:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) by linear interpolation, as ``numpy.percentile``."""
-    if not values:
-        return 0.0
-    data = sorted(values)
-    pos = (len(data) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(data) - 1)
-    return data[low] + (data[high] - data[low]) * (pos - low)
+    """The ``q``-th percentile (0-100) by linear interpolation (``numpy.percentile``);
+    0.0 for no values."""
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
 
 
 def ratio(numerator: float, denominator: float) -> float:
