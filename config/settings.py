@@ -67,6 +67,7 @@ class IndexSettings(BaseModel):
     backend: Literal["embedded", "milvus"] = "embedded"
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     faiss_type: Literal["flat", "hnsw", "ivf", "auto"] = "auto"
+    lexical: Literal["tantivy", "fts5"] = "tantivy"
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_search: int = Field(128, ge=8)
     ivf_nlist: int = Field(0, ge=0)

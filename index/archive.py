@@ -31,6 +31,7 @@ from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, Se
                         Stats)
 from index.dense import DenseIndex, choose_type
 from index.embedder import Embedder, chunker_for, embedder_from_settings
+from index.lexical_keeper import LexicalKeeper
 from index.store import SCHEMA_VERSION, ArticleStore
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class Archive:
         self._dense: DenseIndex | None = None
         self._dense_generation = -1
         self._dense_lock = threading.RLock()
+        self.lexical = (LexicalKeeper(data_dir, store, self.try_write_lock)
+                        if settings.index.lexical == "tantivy" else None)
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -83,11 +86,13 @@ class Archive:
             except OSError as exc:
                 raise ArchiveError(f"cannot create data dir {path}: {exc.strerror}") from None
         store = ArticleStore(store_path)
+        created = False
         if not store_path.exists() or _creation_interrupted(store):
             # A crash (SIGKILL) while a new archive was being created leaves a file with
             # no schema stamp and no article; finishing the creation loses nothing.
             with cls._write_lock_for(path):
                 store.create_schema()
+            created = True
         meta = store.meta()
         version = int(meta.get("schema_version", "0"))
         if version > SCHEMA_VERSION:
@@ -97,6 +102,9 @@ class Archive:
             raise ArchiveError(
                 f"{store_path} has old schema version {version}: run `byline rebuild` to migrate it")
         archive = cls(settings, path, store, embedder)
+        if created and archive.lexical is not None:
+            with cls._write_lock_for(path):
+                archive.lexical.create_empty()
         if check_embedder and meta.get("embedder_fingerprint"):
             current = archive.embedder.fingerprint
             if meta["embedder_fingerprint"] != current:
@@ -128,6 +136,28 @@ class Archive:
             yield
         finally:
             lock.release()
+
+    def try_write_lock(self) -> contextlib.AbstractContextManager[None] | None:
+        """The write lock if no other process or thread holds it (never waits), else None;
+        None also for a read-only archive. For readers that repair derived indexes."""
+        from filelock import Timeout
+
+        if self.store.read_only:
+            return None
+        lock = self._write_lock_for(self.data_dir)
+        try:
+            lock.acquire(timeout=0)
+        except (Timeout, OSError):
+            return None
+
+        @contextlib.contextmanager
+        def held() -> Iterator[None]:
+            try:
+                yield
+            finally:
+                lock.release()
+
+        return held()
 
     # -- components --------------------------------------------------------------------------
     @property
@@ -255,10 +285,22 @@ class Archive:
                                             generation, added_at)
                 offset += n
             ArticleStore.set_meta(conn, "generation", generation)
+        self._sync_lexical()
         for (where, article, status), article_spans in zip(todo, spans):
             emit(AddResult(where, article.id, status, len(article_spans)))
         if bar is not None:
             bar.update(len(batch))
+
+    def _sync_lexical(self) -> None:
+        """Bring the tantivy index up to the store's state (under the write lock). SQLite
+        has committed already, so a failure here costs lexical freshness, not data: the
+        next writer or reader replays the missed generations."""
+        if self.lexical is None:
+            return
+        try:
+            self.lexical.sync()
+        except (OSError, ValueError, RuntimeError, ArchiveError) as exc:
+            log.warning("lexical index not brought up to date (%s); it will be replayed from the store", exc)
 
     def _stamp_embedder(self, conn) -> None:  # noqa: ANN001
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -279,6 +321,7 @@ class Archive:
                         removed.append(article_id)
                 if removed:
                     ArticleStore.set_meta(conn, "generation", generation)
+            self._sync_lexical()
             self._maybe_snapshot()
         return removed
 
@@ -368,6 +411,8 @@ class Archive:
             with self._dense_lock:
                 self._dense = None
             self.write_snapshot()
+            if self.lexical is not None:
+                self.lexical.rebuild()
             return len(texts)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -412,7 +457,13 @@ class Archive:
         return dense.search(vector, k, allowed)
 
     def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` ``(chunk_id, bm25)`` for a text query (FTS5 BM25)."""
+        """Top ``k`` ``(chunk_id, bm25)`` for a text query: tantivy BM25 over every content
+        word (``index.lexical = "tantivy"``), or FTS5 (the setting, or while the tantivy
+        index cannot be used: see :class:`~index.lexical_keeper.LexicalKeeper`)."""
+        if self.lexical is not None:
+            found = self.lexical.search(query, k, filters)
+            if found is not None:
+                return found
         return self.store.lexical_search(query, k, filters)
 
     def sources(self) -> dict[str, int]:
@@ -452,6 +503,8 @@ class Archive:
         if counts["chunks"] and meta.get("embedder_fingerprint") != self.embedder.fingerprint:
             problems.append(f"embedder mismatch: index {meta.get('embedder_fingerprint')}, configured "
                             f"{self.embedder.fingerprint}")
+        if self.lexical is not None:
+            problems.extend(self.lexical.verify())
         if counts["lexical"] != counts["chunks"]:
             problems.append(f"lexical index has {counts['lexical']} rows for {counts['chunks']} chunks")
         if counts["declared_chunks"] != counts["chunks"]:

@@ -53,7 +53,7 @@ from index.batching import add_in_batches
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
 from index.embedder import Embedder, chunker_for, embedder_from_settings
-from index.store import _TOKEN, STOPWORDS
+from index.lexical import STOPWORDS
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,9 @@ def _truncate_bytes(text: str, limit: int = VARCHAR_MAX) -> str:
 def lexical_terms(query: str) -> list[str]:
     """The content words of a query, as :func:`index.store.fts_query` picks them."""
     terms: list[str] = []
-    for token in _TOKEN.findall(query.lower()):
+    # Milvus's own BM25 analyser indexes the raw words (no diacritic folding), so the
+    # query keeps them as written (unlike index.lexical.query_terms).
+    for token in re.findall(r"\w+", query.lower()):
         if token in STOPWORDS or token in terms or (len(token) == 1 and not token.isdigit()):
             continue
         terms.append(token)

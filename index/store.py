@@ -22,6 +22,7 @@ import re
 import sqlite3
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from corpus.article import Article
 from index.base import ArticleSummary, ArchiveError, ChunkRecord, SearchFilters
+from index.lexical import STOPWORDS, LexicalRow, query_terms  # noqa: F401 - STOPWORDS re-exported
 
 SCHEMA_VERSION = 1
 
@@ -66,21 +68,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
 );
 """
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def _stopwords() -> frozenset[str]:
-    try:
-        from bm25s.stopwords import STOPWORDS_EN
-
-        return frozenset(STOPWORDS_EN)
-    except ImportError:  # pragma: no cover
-        return frozenset({"the", "a", "an", "of", "to", "in", "and", "or", "is", "was", "who", "what"})
-
-
-STOPWORDS = _stopwords()
-
-
 # FTS5 query cost budget. BM25 scores and sorts every chunk that matches any term of an
 # OR-query, so one very common term ("said", "year") makes a query over a million chunks
 # score a large share of them (all terms: 667 ms CPU p50 at 1M chunks). Terms are kept
@@ -91,19 +78,6 @@ STOPWORDS = _stopwords()
 # terms <= budget) are never affected. 0 = no limit.
 LEXICAL_MAX_POSTINGS = 50_000
 LEXICAL_MIN_TERMS = 3
-
-
-def query_terms(text: str) -> list[str]:
-    """The content words of ``text``, lower-cased, in order, once each (stop words from
-    bm25s and one-letter words dropped)."""
-    terms: list[str] = []
-    seen: set[str] = set()
-    for token in _TOKEN.findall(text.lower()):
-        if token in STOPWORDS or token in seen or (len(token) == 1 and not token.isdigit()):
-            continue
-        seen.add(token)
-        terms.append(token)
-    return terms
 
 
 def fts_query(text: str, terms: Sequence[str] | None = None) -> str | None:
@@ -195,6 +169,7 @@ class ArticleStore:
         with self.transaction() as tx:
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            tx.execute("INSERT OR IGNORE INTO meta VALUES ('archive_id', ?)", (uuid.uuid4().hex,))
 
     class _Tx:
         def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
@@ -380,6 +355,32 @@ class ArticleStore:
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dimension)
             yield ids, vecs
+
+    def lexical_rows(self, since_generation: int = -1, batch: int = 5000) -> Iterator[list[LexicalRow]]:
+        """Yield batches of :class:`~index.lexical.LexicalRow` (chunk id, text cut from the
+        article by offsets, outlet, date) of chunks added after ``since_generation`` (all
+        chunks with the default), for the derived lexical index."""
+        where = "" if since_generation < 0 else "WHERE c.generation > ?"
+        params = () if since_generation < 0 else (since_generation,)
+        cur = self.connect().execute(
+            "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start), a.source, a.published "
+            f"FROM chunks c JOIN articles a ON a.id = c.article_id {where} ORDER BY c.id", params)
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            yield [LexicalRow(int(r[0]), r[1], r[2] or "", _date(r[3])) for r in rows]
+
+    def ensure_archive_id(self) -> str:
+        """This archive's random id (stamped at creation; stamped now, under the caller's
+        write lock, in an archive made before ids existed). Derived indexes record it, so
+        that one copied in from another archive is recognised."""
+        found = self.meta().get("archive_id")
+        if found:
+            return found
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('archive_id', ?)", (uuid.uuid4().hex,))
+        return self.meta()["archive_id"]
 
     def tombstones_since(self, generation: int) -> np.ndarray:
         """Chunk ids removed after ``generation`` (int64)."""
