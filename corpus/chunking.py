@@ -1,7 +1,8 @@
 """Chunking with exact character offsets.
 
-Text is split with LangChain's ``RecursiveCharacterTextSplitter`` (langchain-text-splitters),
-sized by the embedder's own tokenizer so that no chunk is silently truncated by the model,
+Text is split where LangChain's ``RecursiveCharacterTextSplitter`` (langchain-text-splitters)
+would split it (by our own code; :attr:`Chunker.reference_splitter` is that splitter), sized
+by the embedder's own tokenizer so that no chunk is silently truncated by the model,
 preferring paragraph, then line, then sentence, then clause and word boundaries. Offsets
 are assigned by our own code: every chunk satisfies ``text[chunk.start:chunk.end] ==
 chunk.text``, also where a passage repeats inside an article (LangChain's own
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 # Paragraph, line, sentence ends, clause ends, words, characters. Sentence and clause
 # separators stay at the end of the piece before them (keep_separator="end").
@@ -55,8 +59,6 @@ class Chunker:
             raise ValueError(
                 f"chunk_tokens ({chunk_tokens}) exceeds what the model reads ({max_tokens} word pieces)"
             )
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
-
         self.tokenizer = tokenizer
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
@@ -79,11 +81,19 @@ class Chunker:
             def count(piece: str) -> int:
                 return len(tokenizer.tokenize(piece))
         self._count: Callable[[str], int] = functools.lru_cache(maxsize=65536)(count)
-        self._splitter = RecursiveCharacterTextSplitter(
+
+    @functools.cached_property
+    def reference_splitter(self) -> RecursiveCharacterTextSplitter:
+        """LangChain's splitter with this chunker's sizes and word-piece counter, whose
+        chunk texts :meth:`split` reproduces (built on first use: :meth:`split` never
+        calls it; it is the reference the chunking tests compare against)."""
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        return RecursiveCharacterTextSplitter(
             separators=SEPARATORS,
             keep_separator="end",
-            chunk_size=chunk_tokens,
-            chunk_overlap=overlap_tokens,
+            chunk_size=self.chunk_tokens,
+            chunk_overlap=self.overlap_tokens,
             length_function=self._count,
             strip_whitespace=True,
         )
@@ -103,7 +113,8 @@ class Chunker:
     # (``text.find``) lands on the wrong occurrence when passages repeat, leaving parts of
     # the article in no chunk. ``_spans``/``_merge`` mirror LangChain's
     # ``RecursiveCharacterTextSplitter._split_text``/``_merge_splits`` (keep_separator="end",
-    # strip_whitespace=True), so ``[text[s:e] for s, e in spans] == splitter.split_text(text)``.
+    # strip_whitespace=True), so
+    # ``[text[s:e] for s, e in spans] == self.reference_splitter.split_text(text)``.
     def _spans(self, text: str, start: int, end: int, separators: list[str]) -> list[tuple[int, int]]:
         part = text[start:end]
         separator, new_separators = separators[-1], []

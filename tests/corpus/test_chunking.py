@@ -83,7 +83,7 @@ def test_chunks_exact_ordered_covering_and_within_limit(chunker, model_limit, em
     # Same boundaries as LangChain's RecursiveCharacterTextSplitter (only offsets are ours),
     # unless a piece had to be cut to the model's limit.
     if all(c.tokens < model_limit for c in chunks):
-        expected = [p for p in chunker._splitter.split_text(text) if p.strip()]
+        expected = [p for p in chunker.reference_splitter.split_text(text) if p.strip()]
         assert [c.text for c in chunks] == expected
 
 
@@ -150,3 +150,12 @@ def test_empty_text_gives_no_chunks(chunker) -> None:
 def test_inconsistent_sizes_rejected(embedder, kwargs) -> None:
     with pytest.raises(ValueError):
         Chunker(embedder.tokenizer, max_tokens=254, **kwargs)
+
+
+def test_splitting_never_builds_the_langchain_splitter(embedder) -> None:
+    """Production chunkers only split; LangChain's splitter is built when a test asks for it."""
+    fresh = Chunker(embedder.tokenizer, chunk_tokens=CHUNK_TOKENS, overlap_tokens=OVERLAP, max_tokens=254)
+    text = "The harbour bridge reopened on Thursday. " * 20
+    chunks = fresh.split(text)
+    assert len(chunks) > 1 and "reference_splitter" not in vars(fresh)
+    assert [c.text for c in chunks] == fresh.reference_splitter.split_text(text)
