@@ -57,11 +57,24 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def test_gold_offsets_are_right() -> None:
-    for q in QUESTIONS:
-        for a in q["answers"]:
-            text = BY_ID[q["article_id"]]["text"]
-            assert text[a["start"]:a["start"] + len(a["text"])] == a["text"]
+def test_a_chunk_is_relevant_only_when_it_holds_the_gold_span() -> None:
+    """recall@k and MRR count a passage as a hit by the gold offsets: the right article
+    and a chunk containing the whole answer span, not merely its words."""
+    from retrieval.evaluation import GoldQuestion, _relevant
+
+    text = BY_ID["lighthouse"]["text"]
+    start = text.index("1998")  # hand check: the lighthouse was automated in 1998
+    assert start == 131
+    q = GoldQuestion(id="y", question="When was the Gannet Point lighthouse automated?", article_id="lighthouse",
+                     answers=(("1998", Span(start, start + 4)),), answerable=True)
+    assert _relevant(q, "lighthouse", 0, len(text))
+    assert _relevant(q, "lighthouse", start, start + 4)
+    assert not _relevant(q, "lighthouse", 0, start + 3)          # ends inside the answer
+    assert not _relevant(q, "lighthouse", start + 1, len(text))  # starts inside it
+    assert not _relevant(q, "lighthouse", 0, start)              # the words before it
+    assert not _relevant(q, "marathon", 0, len(text))            # same offsets, another article
+    unanswerable = GoldQuestion(id="z", question="Q?", article_id=None, answers=(), answerable=False)
+    assert not _relevant(unanswerable, "lighthouse", 0, len(text))
 
 
 # -- read_questions ---------------------------------------------------------------------------
