@@ -173,4 +173,12 @@ def test_modes_find_the_obvious_article(filtered_archive, module_settings, query
     elif mode == "lexical":
         assert all(p.lexical_rank is not None and p.dense_rank is None for p in passages)
     else:
-        assert passages[0].dense_rank is not None or passages[0].lexical_rank is not None
+        # the obvious chunk is a candidate of both retrievers, and every hybrid score is
+        # the weighted reciprocal rank fusion of the ranks it carries, best first
+        assert passages[0].dense_rank is not None and passages[0].lexical_rank is not None
+        r = module_settings.retrieval
+        for p in passages:
+            expected = sum(w / (r.rrf_k + rank) for w, rank in
+                           ((r.dense_weight, p.dense_rank), (r.lexical_weight, p.lexical_rank)) if rank is not None)
+            assert p.score == pytest.approx(expected)
+        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
