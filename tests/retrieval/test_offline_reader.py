@@ -5,12 +5,17 @@ from __future__ import annotations
 import pytest
 
 from byline_testing import shared_path
+from config.settings import load_settings
 from retrieval.readers import make_reader
 from retrieval.readers.offline import OfflineReader
 from retrieval.readers.sentences import split_sentences
 from retrieval.types import Passage
 
 pytestmark = pytest.mark.slow
+
+# The rule-based reader ("offline-rules") does not decide for itself: the pipeline withholds
+# its answers below reader.abstain_threshold, so that is the line these tests hold it to.
+THRESHOLD = load_settings().reader.abstain_threshold
 
 
 def _passages(article_id: str, text: str, size: int = 600) -> list[Passage]:
@@ -48,7 +53,7 @@ def test_seed_attribution_question(reader: OfflineReader, seed: tuple[str, str])
     _exact(ans, text)
     assert ans.answer == "Imad Moustapha"
     assert "5,000 Chinese" in text[ans.evidence_span.start:ans.evidence_span.end]
-    assert ans.confidence >= 0.35
+    assert ans.confidence >= THRESHOLD, ans.confidence
 
 
 def test_seed_unanswerable_has_low_confidence(reader: OfflineReader, seed: tuple[str, str]) -> None:
@@ -56,7 +61,7 @@ def test_seed_unanswerable_has_low_confidence(reader: OfflineReader, seed: tuple
     ans = reader.read("What is the population of Xinjiang?", _passages(aid, text), {aid: text})
     assert ans is not None
     _exact(ans, text)
-    assert ans.confidence < 0.35
+    assert ans.confidence < THRESHOLD, ans.confidence
 
 
 UNICODE_ARTICLE = (
