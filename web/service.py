@@ -48,13 +48,6 @@ class QAService:
 
             pipeline = QAPipeline(archive, settings)
         self.pipeline = pipeline
-        # Follow-up rewriting lives in retrieval.conversation; until it exists, questions
-        # are answered without their history instead of failing.
-        import importlib.util
-
-        self.follow_ups = importlib.util.find_spec("retrieval.conversation") is not None
-        if not self.follow_ups:
-            log.warning("retrieval.conversation is missing: follow-up questions ignore the history")
         self.ready = threading.Event()
         self.warm_up_seconds: float | None = None
         self.warm_up_error: str | None = None
@@ -161,7 +154,7 @@ class QAService:
             raise RequestError(str(exc)) from None
 
     def _history(self, history: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [tuple(t) for t in history] if self.follow_ups else []  # type: ignore[misc]
+        return [tuple(t) for t in history]  # type: ignore[misc]
 
     def article_meta(self, article_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """``{id: summary dict}`` (outlet, date, ...) for the stored ones among the ids."""
