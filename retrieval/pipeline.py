@@ -9,8 +9,6 @@ cannot be verified is withheld (abstain) rather than shown with a wrong citation
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from config.settings import Settings
@@ -47,14 +45,6 @@ def verify_citations(citations: Sequence[Citation], texts: dict[str, str]) -> No
             raise CitationError(f"citation [{c.n}] of {c.article_id!r} [{c.start}, {c.end}) does not match the article")
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Milliseconds spent per stage of the last question (for eval and logs)."""
-
-    retrieve_ms: float
-    read_ms: float
-
-
 class QAPipeline:
     """Answers questions over an index backend.
 
@@ -70,7 +60,6 @@ class QAPipeline:
         self.embedder = embedder if embedder is not None else backend.embedder  # type: ignore[attr-defined]
         self.retriever = HybridRetriever(backend, self.embedder, settings.retrieval)
         self._reader = reader
-        self.last_timing = Timing(0.0, 0.0)
 
     @property
     def reader(self) -> Reader:
@@ -107,12 +96,8 @@ class QAPipeline:
         if chat is not None:
             return chat
         standalone = self.standalone_question(question, history)
-        t0 = time.perf_counter()
         passages, reading, texts = self._retrieve(standalone, filters, k, mode)
-        t1 = time.perf_counter()
         extracted = self.reader.read(standalone, reading, texts) if reading else None
-        t2 = time.perf_counter()
-        self.last_timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000)
         refs = [PassageRef(p.article_id, p.title, p.start, p.end, round(p.score, 6)) for p in passages]
         answer = self._compose(question, standalone, extracted, passages, texts, refs)
         return answer
@@ -135,7 +120,6 @@ class QAPipeline:
         reply = small_talk_reply(question)
         if reply is None:
             return None
-        self.last_timing = Timing(0.0, 0.0)
         return Answer(question=question, answer=None, text=reply, abstained=True, confidence=0.0,
                       status="abstained", reader="small-talk")
 
@@ -154,7 +138,6 @@ class QAPipeline:
                 reply, reader = english_only_reply(language), "language"
         if reply is None:
             return None
-        self.last_timing = Timing(0.0, 0.0)
         return Answer(question=question, answer=None, text=reply, abstained=True, confidence=0.0,
                       status="abstained", reader=reader)
 
@@ -272,16 +255,13 @@ class QAPipeline:
         reader_stream = getattr(self.reader, "stream", None)
         if reader_stream is not None:
             standalone = self.standalone_question(question, history)
-            t0 = time.perf_counter()
             passages, reading, texts = self._retrieve(standalone, filters, k, "hybrid")
-            t1 = time.perf_counter()
             extracted = None
             for item in (reader_stream(standalone, reading, texts) if reading else ()):
                 if isinstance(item, str):
                     yield ("draft" if self.reader.streams_drafts else "delta"), item
                 else:
                     extracted = item
-            self.last_timing = Timing((t1 - t0) * 1000, (time.perf_counter() - t1) * 1000)
             refs = [PassageRef(p.article_id, p.title, p.start, p.end, round(p.score, 6)) for p in passages]
             yield "answer", self._compose(question, standalone, extracted, passages, texts, refs)
             return
