@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -30,6 +29,7 @@ from index.batching import add_in_batches
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
 from index.dense import DenseIndex, choose_type
+from index.dense_keeper import DenseKeeper
 from index.embedder import Embedder, chunker_for, embedder_from_settings
 from index.lexical_keeper import LexicalKeeper
 from index.store import SCHEMA_VERSION, ArticleStore
@@ -58,9 +58,7 @@ class Archive:
         self.store = store
         self._embedder = embedder
         self._chunker: Chunker | None = None
-        self._dense: DenseIndex | None = None
-        self._dense_generation = -1
-        self._dense_lock = threading.RLock()
+        self.dense_keeper = DenseKeeper(settings.index, data_dir, store, self._dimension, self.try_write_lock)
         self.lexical = (LexicalKeeper(data_dir, store, self.try_write_lock)
                         if settings.index.lexical == "tantivy" else None)
 
@@ -180,60 +178,15 @@ class Archive:
             return int(meta["dimension"])
         return self.embedder.dimension
 
-    def _new_dense(self, chunks: int) -> DenseIndex:
-        cfg = self.settings.index
-        return DenseIndex(self._dimension(), choose_type(cfg.faiss_type, chunks), hnsw_m=cfg.hnsw_m,
-                          ef_search=cfg.hnsw_ef_search, ivf_nlist=cfg.ivf_nlist, ivf_nprobe=cfg.ivf_nprobe)
-
     def dense(self) -> DenseIndex:
-        """The FAISS index, loaded on first use and brought up to date (see :meth:`refresh`)."""
-        with self._dense_lock:
-            if self._dense is None:
-                self._load_dense()
-            else:
-                self.refresh()
-            assert self._dense is not None
-            return self._dense
-
-    def _load_dense(self) -> None:
-        meta = self.store.meta()
-        generation = int(meta.get("generation", 0))
-        total = self.store.counts()["chunks"]
-        dense = self._new_dense(total)
-        snapshot = meta.get("dense_snapshot")
-        loaded_generation = -1
-        if snapshot:
-            try:
-                dense.load(self.data_dir / snapshot)
-                loaded_generation = int(meta.get("dense_snapshot_generation", -1))
-            except (ValueError, OSError) as exc:
-                log.warning("FAISS snapshot not used (%s); rebuilding it from stored vectors", exc)
-        if loaded_generation < 0:
-            dense.build(self.store.vectors(dense.dimension))
-            loaded_generation = generation
-        else:
-            self._replay(dense, loaded_generation)
-        self._dense = dense
-        self._dense_generation = max(loaded_generation, generation)
-
-    def _replay(self, dense: DenseIndex, since: int) -> None:
-        dense.remove(self.store.tombstones_since(since))
-        for ids, vectors in self.store.vectors(dense.dimension, since):
-            dense.remove(ids)
-            dense.add(ids, vectors)
+        """The FAISS index, loaded and checked on first use and kept up to date
+        (:class:`~index.dense_keeper.DenseKeeper`)."""
+        return self.dense_keeper.dense()
 
     def refresh(self) -> bool:
         """Catch up with changes committed by any process since this one last looked.
-
-        Cheap when nothing changed (one SQLite read). Returns True if something changed.
-        """
-        with self._dense_lock:
-            generation = self.store.generation()
-            if self._dense is None or generation == self._dense_generation:
-                return False
-            self._replay(self._dense, self._dense_generation)
-            self._dense_generation = generation
-            return True
+        Cheap when nothing changed (one SQLite read). Returns True if something changed."""
+        return self.dense_keeper.refresh()
 
     # -- writing ---------------------------------------------------------------------------------
     def add(self, articles: Iterable[Article | LoadResult], *, progress: bool = False,
@@ -327,53 +280,11 @@ class Archive:
 
     def _maybe_snapshot(self, force: bool = False) -> None:
         """Write a FAISS snapshot when enough changed since the last one (under the lock)."""
-        meta = self.store.meta()
-        generation = int(meta.get("generation", 0))
-        snap_generation = int(meta.get("dense_snapshot_generation", -1))
-        if snap_generation == generation and not force:
-            return
-        conn = self.store.connect()
-        total = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        changed = (conn.execute("SELECT count(*) FROM chunks WHERE generation > ?", (snap_generation,)).fetchone()[0]
-                   + conn.execute("SELECT count(*) FROM tombstones WHERE generation > ?", (snap_generation,)).fetchone()[0])
-        cfg = self.settings.index
-        snapshot = meta.get("dense_snapshot", "")
-        if snapshot and not snapshot.endswith(f"-{choose_type(cfg.faiss_type, total)}.faiss"):
-            # The archive crossed AUTO_FLAT_LIMIT (or the setting changed): build the new
-            # type now, once, under the write lock, rather than in every process that opens
-            # the archive until the snapshot policy would next fire.
-            with self._dense_lock:
-                self._dense = None
-            force = True
-        if not force and changed < max(cfg.snapshot_min_chunks, cfg.snapshot_every_fraction * total):
-            return
-        try:
-            self.write_snapshot()
-        except (OSError, RuntimeError) as exc:
-            # The change is committed; the snapshot is derived data that readers rebuild by
-            # replaying the store, so a full disk here costs speed, not data.
-            log.warning("FAISS snapshot not written (%s); the index stays usable and will "
-                        "write one next time", exc)
-            for tmp in self.data_dir.glob("dense-*.faiss.tmp"):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+        self.dense_keeper.maybe_snapshot(force)
 
     def write_snapshot(self) -> Path:
         """Write the current FAISS index as a snapshot and record it (under the write lock)."""
-        dense = self.dense()
-        generation = self._dense_generation
-        name = f"dense-{generation}-{dense.faiss_type}.faiss"
-        path = self.data_dir / name
-        dense.save(path)
-        old = self.store.meta().get("dense_snapshot")
-        with self.store.transaction() as conn:
-            ArticleStore.set_meta(conn, "dense_snapshot", name)
-            ArticleStore.set_meta(conn, "dense_snapshot_generation", generation)
-        for stale in self.data_dir.glob("dense-*.faiss*"):
-            if stale.name != name and (stale.name == old or stale.suffix in {".faiss", ".tmp"}):
-                with contextlib.suppress(OSError):
-                    stale.unlink()
-        return path
+        return self.dense_keeper.write_snapshot()
 
     def rebuild(self, *, progress: bool = False) -> int:
         """Re-chunk and re-embed every article with the configured model, in one
@@ -408,8 +319,7 @@ class Archive:
                 ArticleStore.set_meta(conn, "generation", generation)
                 ArticleStore.set_meta(conn, "schema_version", SCHEMA_VERSION)
                 conn.execute("DELETE FROM meta WHERE key IN ('dense_snapshot', 'dense_snapshot_generation')")
-            with self._dense_lock:
-                self._dense = None
+            self.dense_keeper.reset()
             self.write_snapshot()
             if self.lexical is not None:
                 self.lexical.rebuild()
@@ -440,10 +350,11 @@ class Archive:
         """Number of chunks. Called per question by the retriever: when FAISS is loaded it
         is its live count after a refresh (one cheap read); otherwise one ``count(*)``
         (``store.counts()`` also counts the FTS5 rows: ~0.45 s at a million chunks)."""
-        with self._dense_lock:
-            if self._dense is not None:
+        with self.dense_keeper.lock:
+            dense = self.dense_keeper.loaded
+            if dense is not None:
                 self.refresh()
-                return self._dense.ntotal
+                return dense.ntotal
         return int(self.store.connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
@@ -517,13 +428,13 @@ class Archive:
         for chunk_id, article_id in bad:
             problems.append(f"chunk {chunk_id} of article {article_id!r}: offsets or lexical text disagree with the article")
         if counts["chunks"] and meta.get("dimension"):
-            with self._dense_lock:
-                self._dense = None
-                try:
-                    dense = self.dense()
-                except Exception as exc:  # noqa: BLE001 - report any FAISS failure
-                    problems.append(f"FAISS index cannot be loaded: {exc}")
-                    return problems
+            self.dense_keeper.reset()
+            try:
+                dense = self.dense()
+            except Exception as exc:  # noqa: BLE001 - report any FAISS failure
+                problems.append(f"FAISS index cannot be loaded: {exc}")
+                return problems
+            problems.extend(dict.fromkeys(self.dense_keeper.events))
             ids = dense.ids()
             stored = self.store.chunk_ids()
             if len(ids) != len(stored) or not np.array_equal(ids, stored):

@@ -245,11 +245,18 @@ def test_corrupt_snapshot_is_rebuilt_from_stored_vectors(make_settings, embedder
     assert np.array_equal(reopened.dense().ids(), reopened.store.chunk_ids())
     vec = query(embedder, "Who won the national chess championship?")
     assert article_of(reopened, reopened.dense_search(vec, 1)) == ["chess"]
-    assert reopened.verify() == []
-    snapshot.unlink()  # a missing snapshot file too
+    # verify names the repair (the CLI exits non-zero); a fresh snapshot was written, so
+    # the next process loads it instead of rebuilding again.
+    [problem] = reopened.verify()
+    assert "FAISS snapshot" in problem and "cannot be read" in problem and "rebuilt" in problem
+    fresh = settings.data_dir / reopened.store.meta()["dense_snapshot"]
+    assert fresh.exists() and fresh.read_bytes()[:8] != b"\x00garbage"
+    assert Archive.open(settings, embedder=embedder).verify() == []
+    fresh.unlink()  # a missing snapshot file too
     again = Archive.open(settings, embedder=embedder)
-    assert again.verify() == []
     assert article_of(again, again.dense_search(vec, 1)) == ["chess"]
+    assert any("rebuilt" in p for p in again.verify())
+    assert Archive.open(settings, embedder=embedder).verify() == []
 
 
 def test_deleted_fts_rows_reported_and_rebuild_repairs(archive: Archive, make_article, embedder) -> None:
