@@ -127,11 +127,19 @@ def serve(
         from web.security import uvicorn_log_config
         from web.service import QAService, ensure_sample
 
-        service = QAService(cfg)
-        if sample:
-            added = ensure_sample(service.archive, cfg)
-            if added:
-                print(f"Added the sample corpus ({sum(r.status == 'added' for r in added)} articles).", flush=True)
+        from index.base import ArchiveError
+
+        try:
+            service = QAService(cfg)
+            if sample:
+                added = ensure_sample(service.archive, cfg)
+                if added:
+                    print(f"Added the sample corpus ({sum(r.status == 'added' for r in added)} articles).", flush=True)
+        except ArchiveError as exc:
+            # A damaged or foreign store: say what and where, not a traceback.
+            hint = (" (the SQLite file is damaged: restore it from a backup; `sqlite3 FILE .recover` may save "
+                    "what is left)" if "malformed" in str(exc) or "not a database" in str(exc) else "")
+            fail(f"cannot serve {data_dir}: {exc}{hint}")
         application = web_app.create_app(cfg, service=service)
         server = advertising_server(application, service=service, data_dir=data_dir, settings=cfg,
                                     url=local_url(server_cfg.host, server_cfg.port), proxy_headers=True,

@@ -397,6 +397,21 @@ class Archive:
                      faiss_type=dense.faiss_type if dense else choose_type(self.settings.index.faiss_type, 0),
                      data_dir=str(self.data_dir), disk_bytes=disk, sources=self.sources())
 
+    def index_health(self) -> dict[str, object]:
+        """The derived indexes' state for ``/healthz``, without waiting for any lock:
+        ``{"status": "ok" | "repaired" | "rebuilding" | "degraded", "lexical": "tantivy" |
+        "fts5", "repairs": [what this process rebuilt, and why]}``. ``degraded``: the
+        tantivy index cannot be used now and lexical search falls back to FTS5."""
+        repairs = [*self.dense_keeper.events, *(self.lexical.events if self.lexical else [])]
+        lexical_status = self.lexical.status if self.lexical is not None else "ok"
+        if lexical_status == "fallback":
+            status = "degraded"
+        elif lexical_status == "rebuilding" or self.dense_keeper.rebuilding:
+            status = "rebuilding"
+        else:
+            status = "repaired" if repairs else "ok"
+        return {"status": status, "lexical": self.settings.index.lexical, "repairs": list(dict.fromkeys(repairs))}
+
     def verify(self) -> list[str]:
         """Check that SQLite, FTS5 and FAISS agree; returns the problems (empty = healthy).
 

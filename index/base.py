@@ -150,4 +150,5 @@ class IndexBackend(Protocol):
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]: ...  # pragma: no cover
     def count(self) -> int: ...  # pragma: no cover
     def verify(self) -> list[str]: ...  # pragma: no cover
+    def index_health(self) -> dict[str, object]: ...  # pragma: no cover
     def refresh(self) -> bool: ...  # pragma: no cover

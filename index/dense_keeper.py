@@ -51,6 +51,7 @@ class DenseKeeper:
         self._generation = -1
         self.lock = threading.RLock()
         self.events: list[str] = []  # repairs made by this process, for verify and /healthz
+        self.rebuilding = False  # True while a snapshot that did not match is being rebuilt
 
     @property
     def loaded(self) -> DenseIndex | None:
@@ -99,7 +100,11 @@ class DenseKeeper:
             if problem:
                 dense = self.new_index(total)
         if not snapshot or problem:
-            dense.build(self.store.vectors(dense.dimension))
+            self.rebuilding = bool(problem)
+            try:
+                dense.build(self.store.vectors(dense.dimension))
+            finally:
+                self.rebuilding = False
         self._dense, self._generation = dense, generation
         if problem:
             message = f"FAISS snapshot {snapshot} did not match the store ({problem}): rebuilt from the stored vectors"

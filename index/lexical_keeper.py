@@ -37,8 +37,9 @@ class LexicalKeeper:
 
     ``try_write_lock`` returns a context manager that holds the archive's write lock, or
     None when another process holds it (it must not wait). ``status`` is ``"ok"``,
-    ``"repaired"`` (rebuilt or replayed at open: what and why in :attr:`events`) or
-    ``"fallback"`` (not usable now; searches use FTS5). Thread-safe.
+    ``"rebuilding"``, ``"repaired"`` (rebuilt: what and why in :attr:`events`; a routine
+    replay of later generations is not a repair) or ``"fallback"`` (not usable now;
+    searches use FTS5). Thread-safe; ``status`` and ``events`` are read without the lock.
     """
 
     def __init__(self, data_dir: Path, store: ArticleStore,
@@ -170,9 +171,14 @@ class LexicalKeeper:
         log.warning("lexical index %s not used (%s): rebuilding it from %d stored chunks",
                     self.path, reason, chunks)
         self._index = None
-        index = TantivyIndex.create(self.path)
-        rows = (row for batch in self.store.lexical_rows() for row in batch)
-        index.apply(removed=[], added=rows, state=LexicalState(archive_id, generation, chunks), clear=True)
+        self.status = "rebuilding"
+        try:
+            index = TantivyIndex.create(self.path)
+            rows = (row for batch in self.store.lexical_rows() for row in batch)
+            index.apply(removed=[], added=rows, state=LexicalState(archive_id, generation, chunks), clear=True)
+        except BaseException:
+            self.status = "fallback"
+            raise
         self._index, self._generation = index, generation
         self._damaged = ""
         self.status = "repaired"

@@ -834,6 +834,11 @@ class MilvusArchive:
                      data_dir=f"{self.uri} ({self.prefix}_*)", disk_bytes=disk,
                      sources=dict(sorted(sources.items(), key=lambda kv: -kv[1])))
 
+    def index_health(self) -> dict[str, object]:
+        """``/healthz``'s index state: Milvus holds vectors and BM25 itself, so nothing
+        derived is kept on this machine (always ``{"status": "ok", "lexical": "milvus"}``)."""
+        return {"status": "ok", "lexical": "milvus", "repairs": []}
+
     def verify(self) -> list[str]:
         """Check that article heads, text parts and chunks agree; returns the problems.
 

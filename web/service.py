@@ -164,13 +164,16 @@ class QAService:
         return {s.id: s.to_dict() for s in self.archive.summaries(ids)}
 
     def health(self) -> dict[str, Any]:
-        """``/healthz`` payload."""
+        """``/healthz`` payload: ``status`` "ok", "degraded" (a derived index cannot be used
+        now: answers still come, lexical search from FTS5) or "error" (the store cannot be
+        read); ``ready`` once the models are loaded; ``index`` from ``index_health()``."""
         try:
             articles = len(self.archive.list_articles())
-            ok = True
-        except Exception:  # noqa: BLE001 - reported as not ok
-            articles, ok = None, False
-        return {"status": "ok" if ok else "error", "ready": self.ready.is_set(), "articles": articles}
+            index = self.archive.index_health()
+            status = "degraded" if index["status"] == "degraded" else "ok"
+        except Exception as exc:  # noqa: BLE001 - reported as an error, with what failed
+            articles, status, index = None, "error", {"status": "error", "error": str(exc)}
+        return {"status": status, "ready": self.ready.is_set(), "articles": articles, "index": index}
 
 
 def _valid_unicode(text: str) -> bool:

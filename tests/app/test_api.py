@@ -29,7 +29,8 @@ def assert_error(response, status: int, *needles: str) -> dict:  # noqa: ANN001
 def test_healthz(client) -> None:  # noqa: ANN001
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "ready": True, "articles": 10}
+    assert r.json() == {"status": "ok", "ready": True, "articles": 10,
+                        "index": {"status": "ok", "lexical": "tantivy", "repairs": []}}
 
 
 def test_ask_answers_with_exact_citations(client) -> None:  # noqa: ANN001

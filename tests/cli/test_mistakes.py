@@ -237,3 +237,19 @@ def test_in_process_add_loads_no_spacy_and_no_command_loads_gradio(tmp_path: Pat
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "AFTER-ADD []" in done.stdout and "AFTER-ASK []" in done.stdout
+
+
+def test_serve_on_a_damaged_store_says_so_without_a_traceback(tmp_path: Path) -> None:
+    # A store file this process never opened (SQLite shares open files within a process,
+    # so damaging one opened here would not show), overwritten by something else.
+    filled = tmp_path / "data"
+    filled.mkdir()
+    (filled / "byline.sqlite").write_bytes(b"\x00damaged" * 2048)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = invoke(filled, "serve", "--port", str(port), "--no-sample")
+    assert result.exit_code == 1
+    assert f"cannot serve {filled}" in result.stderr and "not a database" in result.stderr
+    assert "restore it from a backup" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

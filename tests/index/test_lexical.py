@@ -149,5 +149,8 @@ def test_a_busy_writer_means_fts5_meanwhile(archive: Archive, settings, embedder
     with archive.write_lock():  # another writer holds the lock: the reader must not wait
         assert article_ids(reader, reader.lexical_search("chess championship", 1)) == ["c"]
         assert reader.lexical.status == "fallback"
+        assert reader.index_health()["status"] == "degraded"  # /healthz says so
     assert article_ids(reader, reader.lexical_search("chess championship", 1)) == ["c"]
     assert reader.lexical.status == "repaired"
+    health = reader.index_health()
+    assert health["status"] == "repaired" and "missing" in health["repairs"][-1]
