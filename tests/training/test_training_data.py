@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from training.calibrate_reader import choose_thresholds, fit_logistic
+from training.calibrate_reader import choose_thresholds, fit_logistic, fit_ranker
 from training.splits import split_of
 
 ARTICLE = (
@@ -42,14 +42,43 @@ def test_synthetic_questions_have_exact_spans_and_decoys_have_none() -> None:
     assert {"attribution", "inverted"} <= kinds or {"attribution", "subject"} <= kinds
 
 
-def test_logistic_fit_separates_and_thresholds_reach_the_target() -> None:
+def test_logistic_fit_separates_and_thresholds_maximise_the_expected_score() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 2))
     y = (x[:, 0] + 0.3 * rng.normal(size=400) > 0).astype(float)
     coef, bias = fit_logistic(x, y, np.ones(400))
     assert coef[0] > 2 and abs(coef[1]) < 1
     conf = list(1 / (1 + np.exp(-(x @ coef + bias))))
-    right = [bool(v) for v in y]
-    answer_t, uncertain_t = choose_thresholds(conf, right)
-    picked = [r for c, r in zip(conf, right) if c >= answer_t]
-    assert sum(picked) / len(picked) >= 0.85 and uncertain_t <= answer_t
+    f1 = [float(v) for v in y]
+    answerable = [bool(v) for v in y]  # the wrong ones are the unanswerable questions
+    answer_t, uncertain_t = choose_thresholds(conf, f1, answerable)
+    assert uncertain_t <= answer_t
+
+    def recall(t: float) -> float:
+        return sum(c < t for c, a in zip(conf, answerable) if not a) / answerable.count(False)
+
+    def gain(t: float) -> float:
+        return sum(f - 0.5 * (f < 0.5) for c, f in zip(conf, f1) if c >= t)
+
+    assert recall(answer_t) >= 0.7
+    assert all(gain(answer_t) >= gain(t) - 1e-9 for t in set(round(c, 3) for c in conf) if recall(t) >= 0.7)
+    picked = [f for c, f in zip(conf, f1) if c >= answer_t]
+    assert picked and sum(picked) / len(picked) >= 1 / 3
+    # A higher cost of a wrong answer never answers more.
+    strict_t, _ = choose_thresholds(conf, f1, answerable, wrong_cost=2.0)
+    assert strict_t >= answer_t
+
+
+def test_ranker_puts_the_right_span_first() -> None:
+    rng = np.random.default_rng(1)
+    groups = []
+    for _ in range(100):
+        x = rng.normal(size=(5, 2))
+        k = int(rng.integers(5))
+        x[k, 0] += 3.0
+        y = np.zeros(5)
+        y[k] = 1.0
+        groups.append((x, y, 1.0))
+    beta = fit_ranker(groups)
+    assert beta[0] > 1 and abs(beta[1]) < 0.5
+    assert np.mean([np.argmax(x @ beta) == np.argmax(y) for x, y, _ in groups]) >= 0.8
