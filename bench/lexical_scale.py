@@ -9,7 +9,7 @@ The FTS5 rows are written with the chunks; the build then times
 - **fts5** ``build_s``: re-inserting every FTS5 row (``DELETE`` + ``INSERT ... SELECT``);
 - **tantivy** ``build_s``: :meth:`LexicalKeeper.rebuild` (analysis in Python, indexing in
   tantivy's 2 threads);
-- the FAISS snapshot of the type ``choose_type("auto", N)`` picks (flat up to 240,000
+- the FAISS snapshot of the type ``choose_type("auto", N)`` picks (flat up to 70,000
   chunks, HNSW above).
 
 Then, over the dev questions (news first; their words are real questions' words), for

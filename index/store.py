@@ -364,7 +364,7 @@ class ArticleStore:
         params = () if since_generation < 0 else (since_generation,)
         cur = self.connect().execute(
             "SELECT c.id, substr(a.text, c.start + 1, c.end - c.start), a.source, a.published "
-            f"FROM chunks c JOIN articles a ON a.id = c.article_id {where} ORDER BY c.id", params)
+            f"FROM chunks c JOIN articles a ON a.id = c.article_id {where} ORDER BY c.generation, c.id", params)
         while True:
             rows = cur.fetchmany(batch)
             if not rows:
