@@ -252,6 +252,16 @@ class TantivyIndex:
         """Chunk documents in the current commit (the state document not counted)."""
         return max(0, int(self._searcher.num_docs) - 1)
 
+    def count_ids(self, chunk_ids: Sequence[int]) -> int:
+        """How many of ``chunk_ids`` the current commit holds (for consistency checks)."""
+        import tantivy
+
+        ids = [int(c) for c in chunk_ids]
+        if not ids:
+            return 0
+        result = self._searcher.search(tantivy.Query.term_set_query(self._schema, "chunk_id", ids), 1, count=True)
+        return int(result.count)
+
     def search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         """Top ``k`` ``(chunk_id, bm25)`` for the content words of ``query`` (every one of
         them, OR-ed), best first; ``[]`` when the query has no content word. ``filters``

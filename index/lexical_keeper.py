@@ -168,8 +168,13 @@ class LexicalKeeper:
         return index, ""
 
     def _rebuild(self, archive_id: str, generation: int, chunks: int, reason: str) -> None:
-        log.warning("lexical index %s not used (%s): rebuilding it from %d stored chunks",
-                    self.path, reason, chunks)
+        if chunks == 0:
+            # Nothing stored yet (an archive killed while being created, or made before
+            # this index existed): making an empty index loses nothing and is no repair.
+            log.info("lexical index %s created (%s; the store holds no chunk)", self.path, reason)
+        else:
+            log.warning("lexical index %s not used (%s): rebuilding it from %d stored chunks",
+                        self.path, reason, chunks)
         self._index = None
         self.status = "rebuilding"
         try:
@@ -181,8 +186,9 @@ class LexicalKeeper:
             raise
         self._index, self._generation = index, generation
         self._damaged = ""
-        self.status = "repaired"
-        self.events.append(f"lexical index rebuilt from the store ({reason})")
+        self.status = "repaired" if chunks else "ok"
+        if chunks:
+            self.events.append(f"lexical index rebuilt from the store ({reason})")
 
     def create_empty(self) -> None:
         """An empty index for a new archive (under the write lock, while it is created)."""

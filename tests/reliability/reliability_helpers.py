@@ -115,9 +115,14 @@ def committed_generation(data_dir: Path) -> int:
 
 def whole_or_absent(archive: Any, ids: list[str]) -> set[str]:
     """Assert every article is wholly present (declared chunks == chunk rows == FTS rows ==
-    FAISS vectors, > 0) or wholly absent (none of them); returns the present ids."""
+    FAISS vectors == tantivy documents, > 0) or wholly absent (none of them); returns the
+    present ids. The derived indexes are read as a reopening process sees them (replayed
+    from the store where a kill left them behind), and must be usable (no FTS5 fallback)."""
     conn = archive.store.connect()
     faiss_ids = archive.dense().ids()
+    tantivy = archive.lexical.current() if getattr(archive, "lexical", None) is not None else None
+    if getattr(archive, "lexical", None) is not None:
+        assert tantivy is not None, archive.lexical.events
     present = set()
     for article_id in ids:
         row = conn.execute("SELECT chunk_count FROM articles WHERE id=?", (article_id,)).fetchone()
@@ -125,11 +130,13 @@ def whole_or_absent(archive: Any, ids: list[str]) -> set[str]:
         marks = ",".join("?" * len(chunk_ids)) or "NULL"
         fts = conn.execute(f"SELECT count(*) FROM chunks_fts WHERE rowid IN ({marks})", chunk_ids).fetchone()[0]
         in_faiss = int(np.isin(faiss_ids, chunk_ids).sum()) if chunk_ids else 0
+        in_tantivy = tantivy.count_ids(chunk_ids) if tantivy is not None else in_faiss
         if row is None:
-            assert (len(chunk_ids), fts, in_faiss) == (0, 0, 0), (article_id, len(chunk_ids), fts, in_faiss)
+            assert (len(chunk_ids), fts, in_faiss, in_tantivy) == (0, 0, 0, 0), \
+                (article_id, len(chunk_ids), fts, in_faiss, in_tantivy)
         else:
-            assert row[0] > 0 and row[0] == len(chunk_ids) == fts == in_faiss, \
-                (article_id, row[0], len(chunk_ids), fts, in_faiss)
+            assert row[0] > 0 and row[0] == len(chunk_ids) == fts == in_faiss == in_tantivy, \
+                (article_id, row[0], len(chunk_ids), fts, in_faiss, in_tantivy)
             present.add(article_id)
     return present
 
