@@ -164,7 +164,7 @@ def test_split_parts() -> None:
 
 def test_exact_quotes_and_long_text_in_parts(marchive, monkeypatch: pytest.MonkeyPatch) -> None:
     # Parts of 300 bytes instead of 60,000, so that a short article needs several.
-    monkeypatch.setattr("index.milvus.PART_BYTES", 300)
+    monkeypatch.setattr("index.milvus.rows.PART_BYTES", 300)
     body = "".join(f"Paragraph {i}: “Ünïcode” — naïve café 🎉 quotes.\r\n" for i in range(12))
     text = body + "Finally the volcano erupted near the village of Ostrava."
     assert len(text.encode("utf-8")) > 2 * 300

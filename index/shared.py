@@ -1,0 +1,85 @@
+"""What every index backend shares besides :mod:`index.batching`: the number of articles
+``add`` embeds and commits together, the chunk-and-embed step, and the embedder and
+chunker made from settings on first use with the check that an index was built with the
+configured embedding model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from config.settings import Settings
+from corpus.article import Article
+from index.base import ArchiveError
+from index.embedder import Embedder, chunker_for, embedder_from_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from corpus.chunking import Chunker
+
+# Articles embedded and committed together while adding: large enough to keep the model
+# busy with full batches, small enough that an interrupted add loses little work.
+ADD_BATCH_ARTICLES = 32
+
+Spans = list[tuple[int, int, int]]
+"""An article's chunks as ``(index, start, end)``: ``article.text[start:end]`` is a chunk."""
+
+
+def chunk_and_embed(articles: Iterable[Article], chunker: "Chunker", embedder: Embedder, *,
+                    show_progress: bool = False) -> list[tuple[Spans, np.ndarray]]:
+    """Per article, in order: its chunk spans and their vectors ``(len(spans), dim)``. All
+    chunks are embedded in one call (full model batches)."""
+    spans: list[Spans] = []
+    texts: list[str] = []
+    for article in articles:
+        chunks = chunker.split(article.text)
+        spans.append([(c.index, c.start, c.end) for c in chunks])
+        texts.extend(c.text for c in chunks)
+    vectors = embedder.embed(texts, show_progress=show_progress)
+    out: list[tuple[Spans, np.ndarray]] = []
+    offset = 0
+    for article_spans in spans:
+        out.append((article_spans, vectors[offset:offset + len(article_spans)]))
+        offset += len(article_spans)
+    return out
+
+
+def chunk_count(embedded: Sequence[tuple[Spans, np.ndarray]]) -> int:
+    """The number of chunks in a :func:`chunk_and_embed` result."""
+    return sum(len(spans) for spans, _ in embedded)
+
+
+class EmbeddingComponents:
+    """The ``embedder`` and ``chunker`` of a backend, made from ``settings`` on first use
+    unless an embedder was given (the model itself loads lazily)."""
+
+    settings: Settings
+    _embedder: Embedder | None
+    _chunker: "Chunker | None"
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder (created from settings on first use; loads the model lazily)."""
+        if self._embedder is None:
+            self._embedder = embedder_from_settings(self.settings)
+        return self._embedder
+
+    @property
+    def chunker(self) -> "Chunker":
+        """The chunker, sized by the embedder's tokenizer and ``max_seq_length``."""
+        if self._chunker is None:
+            self._chunker = chunker_for(self.embedder, self.settings)
+        return self._chunker
+
+    def check_embedder_stamp(self, meta: Mapping[str, str], where: str) -> None:
+        """Raise :class:`ArchiveError` when ``meta`` records another embedding model than
+        the configured one (``where``: "the index in DIR", named in the message). An index
+        without a stamp (nothing embedded yet) passes without loading anything."""
+        if not meta.get("embedder_fingerprint"):
+            return
+        current = self.embedder.fingerprint
+        if meta["embedder_fingerprint"] != current:
+            raise ArchiveError(
+                f"{where} was built with embedding model {meta.get('embedder_name')} "
+                f"({meta['embedder_fingerprint']}), but the configured model is "
+                f"{self.embedder.name} ({current}): run `byline rebuild` to re-embed")
