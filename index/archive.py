@@ -30,20 +30,18 @@ from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, Se
                         Stats)
 from index.dense import DenseIndex, choose_type
 from index.dense_keeper import DenseKeeper
-from index.embedder import Embedder, chunker_for, embedder_from_settings
+from index.embedder import Embedder
 from index.lexical_keeper import LexicalKeeper
+from index.shared import ADD_BATCH_ARTICLES, EmbeddingComponents, chunk_and_embed, chunk_count
 from index.store import SCHEMA_VERSION, ArticleStore
 
 log = logging.getLogger(__name__)
 
 STORE_FILE = "byline.sqlite"
 LOCK_FILE = "write.lock"
-# Articles embedded and committed together while adding: large enough to keep the model
-# busy with full batches, small enough that an interrupted add loses little work.
-ADD_BATCH_ARTICLES = 32
 
 
-class Archive:
+class Archive(EmbeddingComponents):
     """An archive of articles in one data directory, searchable densely and lexically.
 
     Construct with :meth:`open`. ``embedder`` is created from settings when not given and
@@ -103,14 +101,13 @@ class Archive:
         if created and archive.lexical is not None:
             with cls._write_lock_for(path):
                 archive.lexical.create_empty()
-        if check_embedder and meta.get("embedder_fingerprint"):
-            current = archive.embedder.fingerprint
-            if meta["embedder_fingerprint"] != current:
-                raise ArchiveError(
-                    f"the index in {path} was built with embedding model {meta.get('embedder_name')} "
-                    f"({meta['embedder_fingerprint']}), but the configured model is "
-                    f"{archive.embedder.name} ({current}): run `byline rebuild` to re-embed")
+        if check_embedder:
+            archive.check_embedder_stamp(meta, f"the index in {path}")
         return archive
+
+    def close(self) -> None:
+        """Close this thread's SQLite connection (the archive reopens it when used again)."""
+        self.store.close()
 
     @staticmethod
     def _write_lock_for(path: Path):  # noqa: ANN205
@@ -157,21 +154,7 @@ class Archive:
 
         return held()
 
-    # -- components --------------------------------------------------------------------------
-    @property
-    def embedder(self) -> Embedder:
-        """The embedder (created from settings on first use; loads the model lazily)."""
-        if self._embedder is None:
-            self._embedder = embedder_from_settings(self.settings)
-        return self._embedder
-
-    @property
-    def chunker(self) -> Chunker:
-        """The chunker, sized by the embedder's tokenizer and ``max_seq_length``."""
-        if self._chunker is None:
-            self._chunker = chunker_for(self.embedder, self.settings)
-        return self._chunker
-
+    # -- components (embedder and chunker: index.shared.EmbeddingComponents) ---------------------
     def _dimension(self) -> int:
         meta = self.store.meta()
         if "dimension" in meta:
@@ -218,29 +201,19 @@ class Archive:
             if bar is not None:
                 bar.update(len(batch))
             return
-        spans: list[list[tuple[int, int, int]]] = []
-        texts: list[str] = []
-        for _, article, _ in todo:
-            chunks = self.chunker.split(article.text)
-            spans.append([(c.index, c.start, c.end) for c in chunks])
-            texts.extend(c.text for c in chunks)
-        vectors = self.embedder.embed(texts)
+        embedded = chunk_and_embed([a for _, a, _ in todo], self.chunker, self.embedder)
         with self.store.transaction() as conn:
             generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
             self._stamp_embedder(conn)
-            offset = 0
-            for (where, article, status), article_spans in zip(todo, spans):
+            for (where, article, status), (spans, vectors) in zip(todo, embedded):
                 added_at = ArticleStore.added_at(conn, article.id)
                 if status == "updated":
                     ArticleStore.delete_article(conn, article.id, generation)
-                n = len(article_spans)
-                ArticleStore.insert_article(conn, article, article_spans, vectors[offset:offset + n],
-                                            generation, added_at)
-                offset += n
+                ArticleStore.insert_article(conn, article, spans, vectors, generation, added_at)
             ArticleStore.set_meta(conn, "generation", generation)
         self._sync_lexical()
-        for (where, article, status), article_spans in zip(todo, spans):
-            emit(AddResult(where, article.id, status, len(article_spans)))
+        for (where, article, status), (spans, _) in zip(todo, embedded):
+            emit(AddResult(where, article.id, status, len(spans)))
         if bar is not None:
             bar.update(len(batch))
 
@@ -291,13 +264,7 @@ class Archive:
         transaction, and write a fresh FAISS snapshot. Returns the number of chunks."""
         with self.write_lock():
             articles = list(self.store.iter_articles())
-            spans: list[list[tuple[int, int, int]]] = []
-            texts: list[str] = []
-            for article in articles:
-                chunks = self.chunker.split(article.text)
-                spans.append([(c.index, c.start, c.end) for c in chunks])
-                texts.extend(c.text for c in chunks)
-            vectors = self.embedder.embed(texts, show_progress=progress)
+            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=progress)
             with self.store.transaction() as conn:
                 generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
                 added = {a.id: ArticleStore.added_at(conn, a.id) for a in articles}
@@ -307,12 +274,8 @@ class Archive:
                 conn.execute("INSERT OR REPLACE INTO tombstones SELECT id, ? FROM chunks", (generation,))
                 conn.execute("DELETE FROM chunks")
                 conn.execute("DELETE FROM chunks_fts")
-                offset = 0
-                for article, article_spans in zip(articles, spans):
-                    n = len(article_spans)
-                    ArticleStore.insert_article(conn, article, article_spans, vectors[offset:offset + n],
-                                                generation, added[article.id])
-                    offset += n
+                for article, (spans, vectors) in zip(articles, embedded):
+                    ArticleStore.insert_article(conn, article, spans, vectors, generation, added[article.id])
                 ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
                 ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
                 ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)
@@ -323,7 +286,7 @@ class Archive:
             self.write_snapshot()
             if self.lexical is not None:
                 self.lexical.rebuild()
-            return len(texts)
+            return chunk_count(embedded)
 
     # -- reading ------------------------------------------------------------------------------------
     def get(self, article_id: str) -> Article | None:
