@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from index.base import IndexBackend
 
 # Plain (click-style) help: no rich import, so `byline --help` is fast, and flags such as
 # --json show no "<bool>" type.
@@ -77,7 +80,7 @@ def empty_archive_message(path: Path) -> str:
     return f"the archive in {path} is empty: add articles with `byline add FILE...`"
 
 
-def open_archive(create: bool = True, check_embedder: bool = True, migrate: bool = False):  # noqa: ANN201 - index.archive.Archive
+def open_archive(create: bool = True, check_embedder: bool = True, migrate: bool = False) -> "IndexBackend":
     """Open the archive of the configured data dir, or exit 1 with what to do.
 
     With ``create`` False (every command but ``add``) a missing folder or index is an

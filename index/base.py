@@ -9,13 +9,20 @@ or ``app.py`` changes.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Literal, Protocol, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Literal, Protocol, Sequence
 
 from corpus.article import Article
 
-if TYPE_CHECKING:  # pragma: no cover - numpy only in annotations (a command through the server
+if TYPE_CHECKING:  # pragma: no cover - only in annotations (a command through the server
     import numpy as np  # imports this module and must stay light)
+
+    from config.settings import Settings
+    from corpus.chunking import Chunker
+    from corpus.loaders import LoadResult
+    from index.embedder import Embedder
 
 AddStatus = Literal["added", "unchanged", "updated", "rejected"]
 
@@ -135,20 +142,114 @@ class Stats:
 
 
 class IndexBackend(Protocol):
-    """What retrieval and the app need of an index. Scores: higher is better."""
+    """What retrieval, the CLI and the app need of an index (scores: higher is better).
 
-    def add(self, articles: Iterable[Article]) -> list[AddResult]: ...  # pragma: no cover
-    def remove(self, article_ids: Sequence[str]) -> list[str]: ...  # pragma: no cover
-    def get(self, article_id: str) -> Article | None: ...  # pragma: no cover
-    def list_articles(self) -> list[ArticleSummary]: ...  # pragma: no cover
-    def summaries(self, article_ids: Sequence[str]) -> list[ArticleSummary]: ...  # pragma: no cover
-    def texts(self, article_ids: Iterable[str]) -> dict[str, str]: ...  # pragma: no cover
+    :class:`index.archive.Archive` (SQLite + FAISS + a lexical index) and
+    :class:`index.milvus.MilvusArchive` implement it; :func:`index.factory.open_backend`
+    opens the configured one. Writers hold :meth:`write_lock`; reads are thread-safe.
+    """
+
+    settings: Settings
+    """The settings the backend was opened with."""
+    data_dir: Path
+    """Where the index lives on this machine (for Milvus Lite, its ``.db`` path)."""
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model of chunks and queries (made from settings on first use)."""
+        ...  # pragma: no cover
+
+    @property
+    def chunker(self) -> Chunker:
+        """The chunker that cuts articles into embedded chunks."""
+        ...  # pragma: no cover
+
+    # -- writing ---------------------------------------------------------------------------
+    def add(self, articles: Iterable[Article | LoadResult], *, progress: bool = False,
+            on_result: Callable[[AddResult], None] | None = None) -> list[AddResult]:
+        """Add articles or loader results: one :class:`AddResult` per input, in input order
+        (``added``, ``unchanged``, ``updated`` or ``rejected`` with a reason); each article
+        is committed wholly or not at all. ``progress``: a progress bar on stderr;
+        ``on_result`` sees each result as it is committed."""
+        ...  # pragma: no cover
+
+    def remove(self, article_ids: Sequence[str]) -> list[str]:
+        """Remove articles; returns the ids that were present."""
+        ...  # pragma: no cover
+
+    def rebuild(self, *, progress: bool = False) -> int:
+        """Re-chunk and re-embed every article with the configured model (also repairs
+        derived indexes and leftovers). Returns the number of chunks."""
+        ...  # pragma: no cover
+
+    def write_lock(self, wait_message: Callable[[], None] | None = None) -> AbstractContextManager[None]:
+        """``with backend.write_lock():`` this writer alone changes the index;
+        ``wait_message`` is called once if another writer has to finish first."""
+        ...  # pragma: no cover
+
+    def close(self) -> None:
+        """Release this thread's connection (the backend reconnects when used again)."""
+        ...  # pragma: no cover
+
+    # -- articles --------------------------------------------------------------------------
+    def get(self, article_id: str) -> Article | None:
+        """The stored article, or None."""
+        ...  # pragma: no cover
+
+    def list_articles(self) -> list[ArticleSummary]:
+        """Every article's metadata, newest first (undated last)."""
+        ...  # pragma: no cover
+
+    def summaries(self, article_ids: Sequence[str]) -> list[ArticleSummary]:
+        """Metadata of the stored ones among ``article_ids``, newest first."""
+        ...  # pragma: no cover
+
+    def texts(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """``{article_id: text}`` for the stored ones among ``article_ids``."""
+        ...  # pragma: no cover
+
+    def sources(self) -> dict[str, int]:
+        """``{outlet: article count}``, most articles first."""
+        ...  # pragma: no cover
+
+    # -- search ----------------------------------------------------------------------------
+    def read_snapshot(self) -> AbstractContextManager[None]:
+        """``with backend.read_snapshot():`` this thread's reads see one committed state
+        (a no-op where readers check versions themselves)."""
+        ...  # pragma: no cover
+
+    def refresh(self) -> bool:
+        """Catch up with changes committed by other processes; True if something changed."""
+        ...  # pragma: no cover
+
+    def count(self) -> int:
+        """Number of chunks (0: nothing to search)."""
+        ...  # pragma: no cover
+
     def dense_search(self, vector: np.ndarray, k: int,
-                     filters: SearchFilters | None = None) -> list[tuple[int, float]]: ...  # pragma: no cover
+                     filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` ``(chunk_id, similarity)`` for a query embedding ``(dimension,)``."""
+        ...  # pragma: no cover
+
     def lexical_search(self, query: str, k: int,
-                       filters: SearchFilters | None = None) -> list[tuple[int, float]]: ...  # pragma: no cover
-    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]: ...  # pragma: no cover
-    def count(self) -> int: ...  # pragma: no cover
-    def verify(self) -> list[str]: ...  # pragma: no cover
-    def index_health(self) -> dict[str, object]: ...  # pragma: no cover
-    def refresh(self) -> bool: ...  # pragma: no cover
+                       filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` ``(chunk_id, bm25)`` for a text query ([] when it has no content word)."""
+        ...  # pragma: no cover
+
+    def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """Live chunk records by id (removed or uncommitted ones are absent)."""
+        ...  # pragma: no cover
+
+    # -- health ----------------------------------------------------------------------------
+    def stats(self) -> Stats:
+        """Counts, embedding model and disk use."""
+        ...  # pragma: no cover
+
+    def verify(self) -> list[str]:
+        """Check that every part of the index agrees; returns the problems (empty: healthy)."""
+        ...  # pragma: no cover
+
+    def index_health(self) -> dict[str, object]:
+        """``/healthz``'s index state without waiting for a lock: ``{"status": "ok" |
+        "repaired" | "rebuilding" | "degraded", "lexical": ..., "repairs": [...]}``."""
+        ...  # pragma: no cover

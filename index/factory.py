@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from config.settings import Settings
+from index.base import IndexBackend
 
 
-def open_backend(settings: Settings, **kw: Any) -> Any:
+def open_backend(settings: Settings, **kw: Any) -> IndexBackend:
     """``Archive.open(settings, **kw)`` or ``MilvusArchive.open(settings, **kw)`` by
     ``settings.index.backend``; both accept ``data_dir``, ``embedder``, ``create`` and
     ``check_embedder`` and raise :class:`index.base.ArchiveError` with what to do."""

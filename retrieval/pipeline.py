@@ -57,7 +57,7 @@ class QAPipeline:
                  reader: Reader | None = None) -> None:
         self.backend = backend
         self.settings = settings
-        self.embedder = embedder if embedder is not None else backend.embedder  # type: ignore[attr-defined]
+        self.embedder = embedder if embedder is not None else backend.embedder
         self.retriever = HybridRetriever(backend, self.embedder, settings.retrieval)
         self._reader = reader
 
@@ -159,7 +159,7 @@ class QAPipeline:
                   mode: Mode) -> tuple[list[Passage], list[Passage], dict[str, str]]:
         """``(passages, the ones the reader reads, their article texts)`` from one snapshot."""
         self.backend.refresh()
-        with self.backend.read_snapshot():  # type: ignore[attr-defined]
+        with self.backend.read_snapshot():
             passages = self.retriever.retrieve(standalone, k=k, filters=filters, mode=mode)
             reading = passages[: self.settings.reader.passages]
             texts = self.backend.texts({p.article_id for p in reading})

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from config.settings import Settings
-from index.base import SearchFilters
+from index.base import IndexBackend, SearchFilters
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class QAService:
     twice concurrently).
     """
 
-    def __init__(self, settings: Settings, archive: Any = None, pipeline: Any = None) -> None:
+    def __init__(self, settings: Settings, archive: IndexBackend | None = None, pipeline: Any = None) -> None:
         self.settings = settings
         if archive is None:
             from index.factory import open_backend
@@ -202,7 +202,7 @@ def load_sample_questions(limit: int = 6) -> list[str]:
     return picked[:limit]
 
 
-def ensure_sample(archive: Any, settings: Settings) -> list[Any]:
+def ensure_sample(archive: IndexBackend, settings: Settings) -> list[Any]:
     """Add the sample corpus when the archive holds no article; returns the AddResults."""
     if archive.list_articles():
         return []

@@ -6,6 +6,7 @@ and the same top passages as the embedded backend on the sample corpus."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 from pathlib import Path
 
@@ -54,12 +55,16 @@ def article_of(archive, hits) -> list[str]:
 
 def test_factory_and_lite_uri(milvus_settings, make_settings, embedder, tmp_path: Path) -> None:
     from index.archive import Archive
+    from index.base import IndexBackend
     from index.factory import open_backend
     from index.milvus import MilvusArchive
 
     assert isinstance(open_backend(make_settings(), embedder=embedder), Archive)
     archive = open_backend(milvus_settings(), embedder=embedder)
     assert isinstance(archive, MilvusArchive)
+    # Every member of the index contract (looked up statically, see tests/index/test_contract.py).
+    members = {n for n in vars(IndexBackend) if not n.startswith("_")} | set(IndexBackend.__annotations__)
+    assert [n for n in sorted(members) if inspect.getattr_static(archive, n, None) is None] == []
     assert archive.lite and archive.uri == str((tmp_path / "data" / "milvus.db").resolve())
     assert archive.count() == 0 and archive.list_articles() == [] and archive.verify() == []
     assert archive.dense_search(np.ones(384, dtype=np.float32), 5) == []
