@@ -1,8 +1,9 @@
 """The default reader: Byline's trained extractive model, held to the answer rules, with
 a learned ranking, a calibrated confidence and three outcomes.
 
-Per question (~0.6 s for the whole answer on 2 idle CPU cores, dev held-out news, measured
-by ``bench/reader_quality.py``; nearly all of it is the span model over ~6 windows):
+Per question (p50 0.28 s / p95 0.36 s for the whole answer on 2 CPU cores at a load average
+of ~1.2, dev held-out news, measured by ``bench/reader_quality.py``; most of it is the span
+model over ~6 windows):
 
 1. the trained span model (``models/byline-reader-minilm``, a MiniLM-L6 QA head trained by
    ``training/train_reader.py``) reads the top passages through
@@ -213,7 +214,7 @@ class TrainedReader(Reader):
     def propose(self, question: str, passages: Sequence[Passage],
                 article_texts: Mapping[str, str]) -> Proposal:
         """The span model's best spans over the top passages: the costly part of
-        :meth:`score_candidates` (~0.5 s on 2 cores for ~6 windows)."""
+        :meth:`score_candidates` (~0.2 s on 2 cores for ~6 windows)."""
         passages = list(passages)[: self.passages]
         raw = self.spans.candidates(question, passages, article_texts, per_window=self.per_window)
         raw = sorted(raw, key=lambda c: -c.score)[:_TOP_SPANS]
