@@ -119,15 +119,19 @@ class ArticleStore:
         """This thread's connection (created on first use)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA foreign_keys=ON")
-            except sqlite3.Error as exc:
-                conn = self._connect_read_only(exc)
+            conn = self._new_connection()
             self._local.conn = conn
+        return conn
+
+    def _new_connection(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            conn = self._connect_read_only(exc)
         return conn
 
     def _connect_read_only(self, error: sqlite3.Error) -> sqlite3.Connection:
@@ -172,9 +176,10 @@ class ArticleStore:
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('archive_id', ?)", (uuid.uuid4().hex,))
 
     class _Tx:
-        def __init__(self, conn: sqlite3.Connection, path: Path | None = None) -> None:
+        def __init__(self, conn: sqlite3.Connection, path: Path | None = None, own: bool = False) -> None:
             self.conn = conn
             self.path = path
+            self.own = own  # a connection of this transaction's own, closed at its end
 
         def _failed(self, exc: sqlite3.Error) -> ArchiveError:
             # Disk full, read-only folder, I/O error: the transaction is rolled back (SQLite
@@ -197,6 +202,13 @@ class ArticleStore:
             return self.conn
 
         def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+            try:
+                return self._finish(exc_type, exc)
+            finally:
+                if self.own:
+                    self.conn.close()
+
+        def _finish(self, exc_type, exc) -> bool:  # noqa: ANN001
             if exc_type is None:
                 try:
                     self.conn.execute("COMMIT")
@@ -218,13 +230,21 @@ class ArticleStore:
             yield
             return
         conn.execute("BEGIN")
+        self._local.snapshot = True
         try:
             yield
         finally:
+            self._local.snapshot = False
             conn.execute("COMMIT")
 
     def transaction(self) -> "ArticleStore._Tx":
-        """``with store.transaction() as conn:`` one atomic write (BEGIN IMMEDIATE)."""
+        """``with store.transaction() as conn:`` one atomic write (BEGIN IMMEDIATE).
+
+        Inside :meth:`read_snapshot` (a derived index repaired while a question is being
+        answered) the write runs on a connection of its own rather than nesting in the
+        read transaction (SQLite refuses that); the snapshot goes on reading its state."""
+        if getattr(self._local, "snapshot", False):
+            return ArticleStore._Tx(self._new_connection(), self.path, own=True)
         return ArticleStore._Tx(self.connect(), self.path)
 
     # -- metadata --------------------------------------------------------------------
@@ -380,7 +400,9 @@ class ArticleStore:
             return found
         with self.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('archive_id', ?)", (uuid.uuid4().hex,))
-        return self.meta()["archive_id"]
+            # Read back in the writing transaction: inside a read snapshot, meta() would
+            # not see the new row yet.
+            return conn.execute("SELECT value FROM meta WHERE key='archive_id'").fetchone()[0]
 
     def tombstones_since(self, generation: int) -> np.ndarray:
         """Chunk ids removed after ``generation`` (int64)."""

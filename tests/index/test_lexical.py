@@ -154,3 +154,23 @@ def test_a_busy_writer_means_fts5_meanwhile(archive: Archive, settings, embedder
     assert reader.lexical.status == "repaired"
     health = reader.index_health()
     assert health["status"] == "repaired" and "missing" in health["repairs"][-1]
+
+
+def test_repairs_while_answering_inside_a_read_snapshot(make_settings, embedder, make_article) -> None:
+    # An archive made before archive ids and tantivy existed (no id, no lexical index),
+    # with a damaged FAISS snapshot, first searched inside a read snapshot (as QAPipeline
+    # answers): the repairs write the store without nesting in the read transaction.
+    settings = make_settings(index={"snapshot_min_chunks": 0})
+    archive = reopen(settings, embedder)
+    archive.add([make_article("chess", id="c")])
+    with archive.store.transaction() as conn:
+        conn.execute("DELETE FROM meta WHERE key='archive_id'")
+    shutil.rmtree(archive.data_dir / LEXICAL_DIR)
+    (archive.data_dir / archive.store.meta()["dense_snapshot"]).write_bytes(b"damaged" * 100)
+    old = reopen(settings, embedder)
+    with old.read_snapshot():
+        assert article_ids(old, old.lexical_search("chess championship", 1)) == ["c"]
+        vector = embedder.embed(["Who won the national chess championship?"])[0]
+        assert article_ids(old, old.dense_search(vector, 1)) == ["c"]
+    assert old.store.meta().get("archive_id")
+    assert reopen(settings, embedder).verify() == []  # both repairs were written for good
