@@ -220,6 +220,10 @@ class LexicalKeeper:
         with self._lock:
             self._index, self._generation = None, -1
         index = self.current()
+        if index is None and self.store.read_only:
+            # tantivy locks its meta file even to read, which a read-only folder refuses;
+            # lexical search is then FTS5's, which verify checks row by row.
+            return list(dict.fromkeys(self.events))
         problems = list(dict.fromkeys(self.events))
         chunks = int(self.store.connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
         if index is None:
@@ -229,9 +233,14 @@ class LexicalKeeper:
         return problems
 
     def _fallback(self, reason: str) -> None:
+        if self.store.read_only:
+            reason = "the data dir is read-only and tantivy must lock its index to read it"
         if self.status != "fallback":
-            log.warning("%s: lexical search uses the store's FTS5 rows until it is repaired", reason)
-            self.events.append(reason)
+            if self.store.read_only:
+                log.info("%s: lexical search uses the store's FTS5 rows", reason)
+            else:
+                log.warning("%s: lexical search uses the store's FTS5 rows until it is repaired", reason)
+                self.events.append(reason)
         self.status = "fallback"
         return None
 
