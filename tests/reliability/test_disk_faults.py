@@ -135,8 +135,13 @@ def test_read_only_data_dir_gives_a_clear_error_and_still_answers(small_fs: Path
     assert "error: could not write the index" in done.stderr and "Read-only" in done.stderr, done.stderr
     removed = invoke_cli(data_dir, "remove", "base-001")
     assert removed.returncode == 1 and "Traceback" not in removed.stderr and "error:" in removed.stderr
-    # Readers still load and answer from the read-only folder, exactly as before.
-    assert _state(data_dir, embedder) == before
+    # Readers still load and answer from the read-only folder, as before. Lexical search
+    # there is FTS5's (tantivy must lock its index even to read), so the answer, its status
+    # and citations must be the same; the other passages' order and the confidence may move.
+    after = _state(data_dir, embedder)
+    assert after[:2] == before[:2]
+    assert {k: after[2][k] for k in ("answer", "status", "citations")} == \
+        {k: before[2][k] for k in ("answer", "status", "citations")}
     subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)
     assert _state(data_dir, embedder) == before
     _add_in_process(data_dir, make_articles(3, "more", salt=5), embedder)
