@@ -178,9 +178,7 @@ class LexicalKeeper:
         self._index = None
         self.status = "rebuilding"
         try:
-            index = TantivyIndex.create(self.path)
-            rows = (row for batch in self.store.lexical_rows() for row in batch)
-            index.apply(removed=[], added=rows, state=LexicalState(archive_id, generation, chunks), clear=True)
+            index = self._build_from_store(archive_id, generation, chunks)
         except BaseException:
             self.status = "fallback"
             raise
@@ -203,11 +201,16 @@ class LexicalKeeper:
         with self._lock:
             archive_id = self.store.ensure_archive_id()
             chunks = int(self.store.connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
-            index = TantivyIndex.create(self.path)
-            rows = (row for batch in self.store.lexical_rows() for row in batch)
-            index.apply(removed=[], added=rows, clear=True,
-                        state=LexicalState(archive_id, self.store.generation(), chunks))
-            self._index, self._generation = index, self.store.generation()
+            generation = self.store.generation()
+            self._index = self._build_from_store(archive_id, generation, chunks)
+            self._generation = generation
+
+    def _build_from_store(self, archive_id: str, generation: int, chunks: int) -> TantivyIndex:
+        """A new index in :attr:`path` holding every stored chunk, stamped ``generation``."""
+        index = TantivyIndex.create(self.path)
+        rows = (row for batch in self.store.lexical_rows() for row in batch)
+        index.apply(removed=[], added=rows, clear=True, state=LexicalState(archive_id, generation, chunks))
+        return index
 
     def index_chunks(self) -> int | None:
         """Chunk documents in the usable index (None when it cannot be used now)."""
