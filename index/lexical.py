@@ -322,6 +322,11 @@ class TantivyIndex:
         schema = self._schema
         writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=2)
         try:
+            # A process killed inside a commit leaves files that no commit references, named
+            # by the opstamp this commit will reuse (``<segment>.<opstamp>.del``); tantivy
+            # deletes such files only after a *successful* commit, so without this the
+            # commit fails with FileAlreadyExists (seen in the SIGKILL ingest trials).
+            writer.garbage_collect_files()
             if clear:
                 writer.delete_all_documents()
             else:

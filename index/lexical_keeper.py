@@ -133,8 +133,12 @@ class LexicalKeeper:
         if state is not None and state.generation < generation:
             removed = self.store.tombstones_since(state.generation)
             added = [row for batch in self.store.lexical_rows(state.generation) for row in batch]
-            index.apply(removed=removed.tolist(), added=added,
-                        state=LexicalState(archive_id, generation, chunks))
+            try:
+                index.apply(removed=removed.tolist(), added=added,
+                            state=LexicalState(archive_id, generation, chunks))
+            except Exception as exc:  # noqa: BLE001 - a failed replay: rebuild from the store
+                self._rebuild(archive_id, generation, chunks, f"replaying the later chunks failed: {exc}")
+                return
         if index.num_chunks() != chunks:
             self._rebuild(archive_id, generation, chunks,
                           f"it holds {index.num_chunks()} chunks, the store {chunks}")

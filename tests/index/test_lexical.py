@@ -134,6 +134,58 @@ def test_a_missed_commit_is_replayed(archive: Archive, settings, embedder, make_
     assert fresh.lexical.index_chunks() == fresh.store.counts()["chunks"]
 
 
+def test_a_commit_killed_midway_does_not_block_the_next(tmp_path) -> None:
+    # SIGKILL after tantivy wrote a commit's files but before its meta.json: the next commit
+    # reuses the opstamp, hence the file names (CI saw FileAlreadyExists on "<seg>.<n>.del").
+    import json
+    import os
+
+    from index.lexical import LexicalRow, LexicalState, TantivyIndex
+
+    rows = [LexicalRow(i, f"article {i} about chess openings", "wire", None) for i in range(8)]
+    done, killed = tmp_path / "done", tmp_path / "killed"
+    index = TantivyIndex.create(done)
+    index.apply(removed=[], added=rows, state=LexicalState("a", 1, 8))
+    shutil.copytree(done, killed)
+    before = set(os.listdir(done))
+    index.apply(removed=[3], added=rows[5:6], state=LexicalState("a", 2, 7))
+    written = set(os.listdir(done)) - before - {"meta.json"}
+    assert any(name.endswith(".del") for name in written)
+    for name in written:  # the files of the killed commit, registered as tantivy does first
+        shutil.copy(done / name, killed / name)
+    managed = killed / ".managed.json"
+    managed.write_text(json.dumps(sorted(set(json.loads(managed.read_text())) | written)))
+    reopened = TantivyIndex.open(killed)
+    reopened.apply(removed=[3], added=rows[5:6], state=LexicalState("a", 2, 7))
+    assert reopened.num_chunks() == 7 and reopened.state().generation == 2
+    assert [cid for cid, _ in reopened.search("chess openings", 10)].count(5) == 1
+    assert 3 not in [cid for cid, _ in reopened.search("chess openings", 10)]
+
+
+def test_a_failed_replay_means_a_rebuild(archive: Archive, settings, embedder, make_article, monkeypatch) -> None:
+    from index.lexical import TantivyIndex
+
+    archive.add([make_article("bridge", id="b")])
+    monkeypatch.setattr(type(archive.lexical), "sync", lambda self: None)
+    archive.add([make_article("chess", id="c")])
+    monkeypatch.undo()
+    real_apply = TantivyIndex.apply
+    calls = []
+
+    def failing_once(self, **kwargs):  # noqa: ANN001, ANN202
+        calls.append(kwargs.get("clear", False))
+        if len(calls) == 1:
+            raise ValueError("Failed to open file for write")
+        return real_apply(self, **kwargs)
+
+    monkeypatch.setattr(TantivyIndex, "apply", failing_once)
+    fresh = reopen(settings, embedder)
+    assert article_ids(fresh, fresh.lexical_search("chess championship", 1)) == ["c"]
+    assert calls == [False, True]  # the replay failed, a rebuild (clear) followed
+    assert fresh.lexical.status == "repaired"
+    assert fresh.lexical.index_chunks() == fresh.store.counts()["chunks"]
+
+
 def test_fts5_setting_uses_the_store(make_settings, embedder, make_article) -> None:
     archive = Archive.open(make_settings(index={"lexical": "fts5"}), embedder=embedder)
     archive.add([make_article("chess", id="c")])
