@@ -14,10 +14,14 @@ kind           a span passes when it holds ...
                titled role, never an ORG/GPE/NORP alone ("Fenwick Foxes" for
                "who scored the winning goal?")
 ``date``       when / what year / how soon: a DATE or TIME entity, a year, a
-               month or weekday name, or a relative date ("last week")
+               month or weekday name, or a relative date ("last week"); "on
+               what date / what day": a month or weekday name, a numeric date
+               or today/yesterday, not a bare year
 ``number``     how many / how much / what percentage: a digit or number word;
                money when the head noun is money-like (budget, cost, price),
-               a percentage when it is a share (rate, share, percentage)
+               a percentage when it is a share (rate, share, percentage);
+               never money or a percentage for a weight, size, distance, age
+               or duration (weigh, tall, far, long, old)
 ``place``      where / which city, country ...: a GPE, LOC or FAC entity, or a
                capitalised name (a venue or an organisation's premises)
 ``None``       any other question: no type rule
@@ -65,9 +69,14 @@ _MONEY_HEADS = frozenset("budget cost price fee fine salary prize jackpot sum re
                          "funding deficit shortfall surplus debt loan grant payment bill profit loss "
                          "income spending investment damages compensation settlement wage".split())
 _SHARE_HEADS = frozenset("percentage percent rate proportion share".split())
+_MEASURE_WH = frozenset({"how heavy", "how tall", "how deep", "how old"})
+_MEASURE_WORDS = frozenset("weigh weighs weighed weight heavy mass tall height long length distance far deep "
+                           "depth old age".split())
+_PRICE_WORDS = frozenset("price prices rent rents fare fares cost costs pay paid earn earned spend spent".split())
 _CURRENCY = re.compile(r"[$€£¥₹]|\b(dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|pesos?|cents?|usd|eur|gbp)\b",
                        re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
+_NUMERIC_DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
 _YEAR = re.compile(r"(?<![\d.,])(1[6-9]\d\d|20\d\d)(?![\d.,])")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[“\"]([^“”\"]{2,80})[”\"]")
@@ -109,14 +118,22 @@ def expected_kind(analysis: QuestionAnalysis) -> str | None:
 
 
 def number_unit(analysis: QuestionAnalysis) -> str | None:
-    """``"money"`` or ``"percent"`` when the question's head noun asks for one, else None."""
+    """The unit a number answer must carry: ``"money"`` or ``"percent"`` when the
+    question's head noun asks for one; ``"measure"`` when it asks for a physical quantity
+    or an age or duration (weigh, tall, far, long, old ...: any number but a sum of money or
+    a percentage, so "€640 million" is no weight); ``"day"`` for a date asked to the day
+    ("On what date ...?", "What day ...?": a bare year is too coarse); else None."""
     words = set(re.findall(r"[a-z]+", analysis.focus.lower()))
     if analysis.head in _MONEY_HEADS or (analysis.wh in {"how much", "how large", "how big", "what"}
                                          and words & _MONEY_HEADS
-                                         and not words & {"weigh", "weight", "tons", "tonnes", "percent", "percentage"}):
+                                         and not words & {"weigh", "weighs", "weighed", "weight", "tons", "tonnes", "percent", "percentage"}):
         return "money"
     if analysis.head in _SHARE_HEADS or words & {"percent", "percentage"}:
         return "percent"
+    if (analysis.wh in _MEASURE_WH or words & _MEASURE_WORDS) and not words & (_MONEY_HEADS | _SHARE_HEADS | _PRICE_WORDS):
+        return "measure"
+    if analysis.wh in {"what", "which"} and analysis.head in {"date", "day"}:
+        return "day"
     return None
 
 
@@ -148,7 +165,11 @@ def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str |
         names = [w for w in re.findall(r"[^\W_]+", text) if w[:1].isupper() and w.lower() not in STOPWORDS]
         return bool(names) and not _DIGIT.search(text) and not words & set(MONTHS + _WEEKDAYS)
     if kind == "date":
-        return bool(_YEAR.search(text) or words & set(MONTHS + _WEEKDAYS) or words & set(_RELATIVE_DATES)
+        weekdays = {w.removesuffix("s") for w in words} & set(_WEEKDAYS)  # "Wednesdays" too
+        if unit == "day" and not (weekdays or words & set(MONTHS) or words & {"today", "yesterday", "tomorrow", "tonight"}
+                                  or _NUMERIC_DATE.search(text)):
+            return False
+        return bool(_YEAR.search(text) or weekdays or words & set(MONTHS) or words & set(_RELATIVE_DATES)
                     or (words & set(_PERIODS) and _RELATIVE_MARKS.search(text))
                     or (span_labels & {"DATE", "TIME"} and not re.fullmatch(r"[\w\s-]*(year|month|week|day|hour|minute)s?(-old|-long)?", text)))
     if kind == "number":
@@ -160,6 +181,9 @@ def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str |
             return bool(_CURRENCY.search(text) or "MONEY" in span_labels)
         if unit == "percent":
             return "%" in text or "percent" in text.lower() or "PERCENT" in span_labels
+        if unit == "measure":
+            return not (_CURRENCY.search(text) or span_labels & {"MONEY", "PERCENT"} or "%" in text
+                        or "percent" in text.lower())
         return True
     if kind == "place":
         if span_labels & {"GPE", "LOC", "FAC", "ORG"}:
@@ -233,3 +257,4 @@ def constraint_support(constraints: list[Constraint], context: str, title: str =
         if not ok and c.kind in {"year", "number", "title"}:
             hard_ok = False
     return found / len(constraints), hard_ok
+

@@ -269,8 +269,8 @@ class TrainedReader(Reader):
             if not type_ok(kind, answer, labels, unit, heads):
                 continue
             sents = split_sentences(text)
-            lo = sents[max(0, k - 2)][0] if k >= 0 else s0
-            hi = sents[min(len(sents) - 1, k + 2)][1] if k >= 0 else s1
+            lo = sents[max(0, k - 1)][0] if k >= 0 else s0
+            hi = sents[min(len(sents) - 1, k + 1)][1] if k >= 0 else s1
             p = meta.get(c.article_id)
             share, hard_ok = constraint_support(constraints, text[lo:hi], p.title if p else "",
                                                 (p.published or "") if p else "")

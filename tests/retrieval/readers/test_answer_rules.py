@@ -32,6 +32,11 @@ def test_money_and_share_units() -> None:
     assert number_unit(analyze_question("How large is the operating budget the council approved?")) == "money"
     assert number_unit(analyze_question("What share of the vote did she win?")) == "percent"
     assert number_unit(analyze_question("How many people were evacuated?")) is None
+    assert number_unit(analyze_question("How much did the Lantern spacecraft weigh at launch?")) == "measure"
+    assert number_unit(analyze_question("How tall is the new tower?")) == "measure"
+    assert number_unit(analyze_question("How far did the share price fall?")) is None
+    assert number_unit(analyze_question("On what date did the bridge reopen?")) == "day"
+    assert number_unit(analyze_question("In what year did the bridge reopen?")) is None
 
 
 @pytest.mark.parametrize("kind, span, labels, unit, ok", [
@@ -48,6 +53,14 @@ def test_money_and_share_units() -> None:
     ("number", "31 men", {"CARDINAL"}, None, True),
     ("number", "Calloway", {"PERSON"}, None, False),
     ("number", "12 percent", {"PERCENT"}, "percent", True),
+    ("number", "€640 million", {"MONEY"}, "measure", False),
+    ("number", "1,200 kilograms", {"QUANTITY"}, "measure", True),
+    ("number", "40 percent", {"PERCENT"}, "measure", False),
+    ("date", "2020", {"DATE"}, "day", False),
+    ("date", "March 3, 2020", {"DATE"}, "day", True),
+    ("date", "Tuesday", {"DATE"}, "day", True),
+    ("date", "Wednesdays", {"DATE"}, "day", True),
+    ("date", "2020", {"DATE"}, None, True),
     ("place", "Idaho", {"GPE"}, None, True),
     ("place", "last week", {"DATE"}, None, False),
     ("individual", "Fenwick Foxes", {"ORG"}, None, False),
