@@ -24,7 +24,9 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from corpus.claims import Claim, Figure, TextSpan
+from corpus.claim_speakers import Mentions, speaker_of
+from corpus.claims import TRIM as _TRIM
+from corpus.claims import Claim, Figure, TextSpan, span_of as _span, trimmed as _trimmed
 from corpus.nlp import DEFAULT_SPACY_MODEL, get_nlp
 
 __all__ = ["CUE_LEMMAS", "extract_claims", "extract_from_doc"]
@@ -37,14 +39,7 @@ CUE_LEMMAS = frozenset(
 _PUT_OBJECTS = frozenset("figure number toll cost total count estimate tally price value loss losses "
                          "damage bill number death".split())
 _PUT_SUBJECTS = frozenset("estimate estimates figure figures".split())
-_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
-_ORG_PRONOUNS = frozenset({"it"})
-_EITHER_PRONOUNS = frozenset({"they"})
-_ORG_NOUNS = frozenset("company firm group bank ministry agency government department office "
-                       "organisation organization carrier airline maker retailer insurer lender "
-                       "council union party club startup manufacturer regulator court police "
-                       "army military studio network publisher university hospital school "
-                       "administration commission board committee".split())
+_OBJECT_CUES = frozenset("predict forecast estimate expect project".split())
 _FIGURE_LABELS = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY"})
 _HEDGE = re.compile(r"^(?:(?:as many as|as much as|as few as|as little as|more than|less than|fewer than|"
                     r"up to|at least|at most|nearly|almost|about|around|roughly|some|over|under|"
@@ -53,8 +48,7 @@ _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _WORD_NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven "
                                             "twelve".split())}
 _QUOTE = re.compile(r"“[^”\n]*”|\"[^\"\n]*\"")
-_TRIM = " \t\n,;:.\"'“”‘’—–-()[]"
-_MIN_QUOTE_WORDS = 4  # a shorter quote is a term ("diaspora"), not a statement
+_MIN_QUOTE_WORDS = 3  # a shorter quote is a term ("diaspora"), not a statement
 
 
 def extract_claims(text: str, spacy_model: str = DEFAULT_SPACY_MODEL) -> list[Claim]:
@@ -73,8 +67,9 @@ def extract_from_doc(doc) -> list[Claim]:  # noqa: ANN001 - a spacy Doc
     quotes = [(m.start() + 1, m.end() - 1) for m in _QUOTE.finditer(text)
               if len(m.group().split()) >= _MIN_QUOTE_WORDS]
     claims: list[Claim] = []
+    mentions = Mentions(doc, quotes)
     for token in doc:
-        claim = _claim_at(doc, token, quotes)
+        claim = _claim_at(doc, token, quotes, mentions)
         if claim is not None and not any(_same(claim, c) for c in claims):
             claims.append(claim)
     claims.extend(_orphan_quotes(doc, quotes, claims))
@@ -83,9 +78,9 @@ def extract_from_doc(doc) -> list[Claim]:  # noqa: ANN001 - a spacy Doc
 
 
 # -- one cue ------------------------------------------------------------------------------------
-def _claim_at(doc, token, quotes: list[tuple[int, int]]) -> Claim | None:  # noqa: ANN001
+def _claim_at(doc, token, quotes: list[tuple[int, int]], mentions: Mentions) -> Claim | None:  # noqa: ANN001
     if token.lower_ == "according" and any(c.lower_ == "to" for c in token.children):
-        return _according(doc, token)
+        return _according(doc, token, mentions)
     if token.pos_ not in ("VERB", "AUX") or token.lemma_.lower() not in CUE_LEMMAS:
         return None
     if _inside(token.idx, quotes):
@@ -102,10 +97,10 @@ def _claim_at(doc, token, quotes: list[tuple[int, int]]) -> Claim | None:  # noq
         if quote is not None:
             content, attribution = _trimmed(doc.text, *quote), "quote"
         else:
-            content = _complement(doc, token) or _parenthetical(doc, token)
+            content = _complement(doc, token) or _parenthetical(doc, token) or _object(doc, token)
     if content is None:
         return None
-    speaker, resolved, role = _speaker(doc, subject)
+    speaker, resolved, role = speaker_of(doc, subject, mentions)
     if speaker is None:
         return None
     return _make(doc, speaker, resolved, role, _span(doc.text, token.idx, token.idx + len(token.text)),
@@ -150,6 +145,22 @@ def _complement(doc, verb) -> TextSpan | None:  # noqa: ANN001
             span = _trimmed(doc.text, start.idx, end.idx + len(end.text))
             if span is not None and len(span.text.split()) >= 3:
                 return span
+        if child.dep_ == "ccomp" and child.i < verb.i:  # "Velora will cut 2,000 jobs, the company said"
+            span = _trimmed(doc.text, child.left_edge.idx, child.right_edge.idx + len(child.right_edge.text))
+            if span is not None and len(span.text.split()) >= 3:
+                return span
+    return None
+
+
+def _object(doc, verb) -> TextSpan | None:  # noqa: ANN001
+    """A noun-phrase content for forecast-type cues ("predicted a low turnout")."""
+    if verb.lemma_.lower() not in _OBJECT_CUES:
+        return None
+    for child in verb.children:
+        if child.dep_ == "dobj" and child.i > verb.i:
+            span = _trimmed(doc.text, child.left_edge.idx, child.right_edge.idx + len(child.right_edge.text))
+            if span is not None and len(span.text.split()) >= 2:
+                return span
     return None
 
 
@@ -167,18 +178,21 @@ def _parenthetical(doc, verb) -> TextSpan | None:  # noqa: ANN001
 
 
 def _put_content(doc, verb, subject) -> tuple[TextSpan | None, str]:  # noqa: ANN001
+    """``X put the figure at N`` (any object when "at" is followed by a number), or
+    ``other estimates put the number far lower``: from the object to the clause's end."""
     objects = [c for c in verb.children if c.dep_ == "dobj"]
     at = [c for c in verb.children if c.dep_ == "prep" and c.lower_ == "at"]
-    if not objects or not (objects[0].lemma_.lower() in _PUT_OBJECTS or subject.lemma_.lower() in _PUT_SUBJECTS
-                           or subject.lower_ in _PUT_SUBJECTS):
+    if not objects:
         return None, "put"
-    last = max(t.i for t in verb.subtree if t.i > verb.i and t.dep_ != "punct" and not
-               any(a.dep_ in ("cc", "conj") and a.head == verb for a in [t]))
+    numeric_at = any(t.like_num or t.ent_type_ in _FIGURE_LABELS for a in at for t in a.subtree)
+    if not (numeric_at or objects[0].lemma_.lower() in _PUT_OBJECTS or subject.lower_ in _PUT_SUBJECTS):
+        return None, "put"
+    last = max(t.i for t in verb.subtree if t.i > verb.i and t.dep_ != "punct")
     span = _trimmed(doc.text, objects[0].left_edge.idx, doc[last].idx + len(doc[last].text))
     return span, "put ... at" if at else "put"
 
 
-def _according(doc, token) -> Claim | None:  # noqa: ANN001
+def _according(doc, token, mentions: Mentions) -> Claim | None:  # noqa: ANN001
     to = next(c for c in token.children if c.lower_ == "to")
     objects = [c for c in to.children if c.dep_ == "pobj"]
     if not objects:
@@ -192,99 +206,11 @@ def _according(doc, token) -> Claim | None:  # noqa: ANN001
     if not parts:
         return None
     content = max(parts, key=lambda s: len(s.text))
-    speaker, resolved, role = _speaker(doc, objects[0])
+    speaker, resolved, role = speaker_of(doc, objects[0], mentions)
     if speaker is None:
         return None
     cue = _span(doc.text, token.idx, to.idx + len(to.text))
     return _make(doc, speaker, resolved, role, cue, "according to", content, sent, "parse")
-
-
-# -- speakers -----------------------------------------------------------------------------------
-def _speaker(doc, head) -> tuple[TextSpan | None, TextSpan | None, TextSpan | None]:  # noqa: ANN001
-    """``(speaker, resolved, role)`` for the subject token ``head``."""
-    text = doc.text
-    if head.pos_ == "PRON":
-        if head.lower_ in ("i", "we", "you", "me", "us", "who", "that", "which", "this", "there"):
-            return None, None, None
-        speaker = _span(text, head.idx, head.idx + len(head.text))
-        return speaker, _resolve(doc, head), None
-    appos_names = [c for c in head.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG")]
-    entity = _entity_of(doc, head)
-    if entity is None and appos_names:
-        name = _entity_of(doc, appos_names[0]) or doc[appos_names[0].i:appos_names[0].i + 1]
-        role = _trimmed(text, head.left_edge.idx, appos_names[0].left_edge.idx)
-        speaker = _span(text, name.start_char, name.end_char)
-        return speaker, _full_name(doc, name), role
-    if entity is not None:
-        speaker = _span(text, entity.start_char, entity.end_char)
-        role = None
-        left = [t for t in head.lefts if t.i < entity.start and t.dep_ not in ("det", "punct", "cc")]
-        if left:
-            role = _trimmed(text, left[0].left_edge.idx, entity.start_char)
-        else:
-            for child in head.children:
-                if child.dep_ == "appos" and child.i > head.i:
-                    sub = list(child.subtree)
-                    role = _trimmed(text, sub[0].idx, sub[-1].idx + len(sub[-1].text))
-                    break
-        if role is not None and not role.text.strip(_TRIM):
-            role = None
-        return speaker, _full_name(doc, entity), role
-    # a common noun phrase: "the company", "a spokeswoman for Acme", "other estimates"
-    tokens = [head.left_edge]
-    end = head
-    for child in head.rights:
-        if child.dep_ in ("prep", "compound", "amod", "nummod") and child.i == end.i + 1 or (
-                child.dep_ == "prep" and child.i > head.i):
-            end = list(child.subtree)[-1]
-        else:
-            break
-    start = tokens[0]
-    if start.dep_ == "det" and start.lower_ in ("the", "a", "an") and start.i < head.i:
-        bare = head.i == start.i + 1
-    else:
-        bare = False
-    speaker = _span(text, start.idx, end.idx + len(end.text))
-    resolved = _resolve(doc, head) if bare and head.lemma_.lower() in _ORG_NOUNS else None
-    return speaker, resolved, None
-
-
-def _entity_of(doc, token):  # noqa: ANN001, ANN202 - the PERSON/ORG/GPE/NORP entity holding token
-    for ent in doc.ents:
-        if ent.start <= token.i < ent.end and ent.label_ in ("PERSON", "ORG", "GPE", "NORP"):
-            if ent[-1].text in ("'s", "’s"):
-                return ent[:-1]
-            return ent
-    return None
-
-
-def _resolve(doc, pronoun) -> TextSpan | None:  # noqa: ANN001
-    """The nearest earlier fitting mention: PERSON for he/she, ORG for it / "the company",
-    either for they; subjects of earlier sentences first, then any mention."""
-    word = pronoun.lower_ if pronoun.pos_ == "PRON" else ""
-    labels = ("PERSON",) if word in _PERSON_PRONOUNS else ("PERSON", "ORG") if word in _EITHER_PRONOUNS \
-        else ("ORG",)
-    earlier = [e for e in doc.ents if e.end <= pronoun.i and e.label_ in labels]
-    if not earlier:
-        return None
-    subjects = [e for e in earlier if any(t.dep_ in ("nsubj", "nsubjpass", "appos", "pobj") for t in e)
-                and e.sent.start >= pronoun.sent.start - 400]
-    pick = (subjects or earlier)[-1]
-    if pick[-1].text in ("'s", "’s"):
-        pick = pick[:-1]
-    return _full_name(doc, pick) or _span(doc.text, pick.start_char, pick.end_char)
-
-
-def _full_name(doc, ent) -> TextSpan | None:  # noqa: ANN001
-    """For a one-word PERSON (a surname), the earlier mention of the full name."""
-    if len(ent) != 1 or ent.label_ != "PERSON":
-        return None
-    for other in doc.ents:
-        if other.start >= ent.start:
-            break
-        if other.label_ == "PERSON" and len(other) > 1 and other[-1].text == ent.text:
-            return _span(doc.text, other.start_char, other.end_char)
-    return None
 
 
 # -- quotes -------------------------------------------------------------------------------------
@@ -294,7 +220,7 @@ def _adjacent_quote(doc, verb, quotes: list[tuple[int, int]]) -> tuple[int, int]
     text, sent = doc.text, verb.sent
     v_end = verb.idx + len(verb.text)
     for q_start, q_end in quotes:
-        if q_end <= verb.idx and q_end >= sent.start_char - 3:
+        if q_end <= verb.idx and q_end >= sent.start_char - 3 and text[q_end - 1] != ".":
             gap = text[q_end + 1:verb.idx]
             if len(gap) <= 60 and not re.search(r"[.\"“”\n]", gap.lstrip(",?!")):
                 return q_start, q_end
@@ -379,23 +305,6 @@ def _value(figure: str) -> float | None:
         if word in figure.lower():
             value *= scale
     return value
-
-
-def _span(text: str, start: int, end: int) -> TextSpan:
-    return TextSpan(text[start:end], start, end)
-
-
-def _trimmed(text: str, start: int, end: int, keep_end: bool = False) -> TextSpan | None:
-    """``text[start:end]`` without surrounding spaces, punctuation and quote marks
-    (``keep_end``: only spaces at the end, for sentences); None when nothing is left."""
-    while start < end and text[start] in _TRIM:
-        start += 1
-    while end > start and (text[end - 1].isspace() if keep_end else text[end - 1] in _TRIM):
-        end -= 1
-    # keep a closing bracket whose opening one is inside
-    if not keep_end and end < len(text) and text[end] in ")]" and text.count("([", start, end):
-        end += 1
-    return _span(text, start, end) if end > start else None
 
 
 def _inside(pos: int, quotes: list[tuple[int, int]]) -> bool:

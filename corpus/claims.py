@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Claim", "ClaimSpanError", "Figure", "TextSpan"]
+__all__ = ["Claim", "ClaimSpanError", "Figure", "TextSpan", "span_of", "trimmed"]
+
+TRIM = " \t\n,;:.\"'“”‘’—–-()[]"  # what trimmed() strips from both ends
 
 
 class ClaimSpanError(ValueError):
@@ -125,3 +127,21 @@ class Claim:
                    content=span("content"), sentence=span("sentence"),  # type: ignore[arg-type]
                    resolved=span("resolved"), role=span("role"), figures=figures,
                    attribution=data.get("attribution", "parse"))
+
+
+def span_of(text: str, start: int, end: int) -> TextSpan:
+    """The exact span ``text[start:end]``."""
+    return TextSpan(text[start:end], start, end)
+
+
+def trimmed(text: str, start: int, end: int, keep_end: bool = False) -> TextSpan | None:
+    """``text[start:end]`` without surrounding spaces, punctuation and quote marks
+    (``keep_end``: only spaces at the end, for sentences); None when nothing is left."""
+    while start < end and text[start] in TRIM:
+        start += 1
+    while end > start and (text[end - 1].isspace() if keep_end else text[end - 1] in TRIM):
+        end -= 1
+    # keep a closing bracket whose opening one is inside
+    if not keep_end and end < len(text) and text[end] in ")]" and text.count("(", start, end) > text.count(")", start, end):
+        end += 1
+    return span_of(text, start, end) if end > start else None
