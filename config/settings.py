@@ -74,6 +74,7 @@ class IndexSettings(BaseModel):
     ivf_nprobe: int = Field(16, ge=1)
     snapshot_every_fraction: float = Field(0.10, gt=0, le=1)
     snapshot_min_chunks: int = Field(2000, ge=0)
+    claims: bool = True
 
 
 class RetrievalSettings(BaseModel):

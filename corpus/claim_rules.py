@@ -44,6 +44,8 @@ _FIGURE_LABELS = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY"})
 _HEDGE = re.compile(r"^(?:(?:as many as|as much as|as few as|as little as|more than|less than|fewer than|"
                     r"up to|at least|at most|nearly|almost|about|around|roughly|some|over|under|"
                     r"approximately|an estimated|just over|just under|only)\s+)+", re.I)
+_UNITS = frozenset("euro euros dollar dollars pound pounds yen yuan rupees francs percent tonnes tons "
+                   "kilometres kilometers km miles hectares degrees centimetres metres meters barrels".split())
 _SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 _WORD_NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven "
                                             "twelve".split())}
@@ -138,10 +140,7 @@ def _complement(doc, verb) -> TextSpan | None:  # noqa: ANN001
                 if later.i > child.i and later.lemma_.lower() in CUE_LEMMAS:
                     end = doc[max(later.left_edge.i - 1, start.i)]
                     break
-            for i in range(start.i + 1, end.i + 1):
-                if doc[i].text in ("(", "—", "–", "--") or doc[i].dep_ == "relcl" and doc[i].lemma_ in CUE_LEMMAS:
-                    end = doc[i - 1]
-                    break
+            end = _before_aside(doc, start, end)
             span = _trimmed(doc.text, start.idx, end.idx + len(end.text))
             if span is not None and len(span.text.split()) >= 3:
                 return span
@@ -162,6 +161,15 @@ def _object(doc, verb) -> TextSpan | None:  # noqa: ANN001
             if span is not None and len(span.text.split()) >= 2:
                 return span
     return None
+
+
+def _before_aside(doc, start, end):  # noqa: ANN001, ANN202 - Tokens -> the Token to end at
+    """``end``, or the token before a parenthesis or dash aside that opens after ``start``
+    (the aside may hold a claim of its own: "(though other estimates put ...)")."""
+    for i in range(start.i + 1, end.i + 1):
+        if doc[i].text in ("(", "—", "–", "--"):
+            return doc[i - 1]
+    return end
 
 
 def _parenthetical(doc, verb) -> TextSpan | None:  # noqa: ANN001
@@ -187,8 +195,9 @@ def _put_content(doc, verb, subject) -> tuple[TextSpan | None, str]:  # noqa: AN
     numeric_at = any(t.like_num or t.ent_type_ in _FIGURE_LABELS for a in at for t in a.subtree)
     if not (numeric_at or objects[0].lemma_.lower() in _PUT_OBJECTS or subject.lower_ in _PUT_SUBJECTS):
         return None, "put"
-    last = max(t.i for t in verb.subtree if t.i > verb.i and t.dep_ != "punct")
-    span = _trimmed(doc.text, objects[0].left_edge.idx, doc[last].idx + len(doc[last].text))
+    last = _before_aside(doc, objects[0].left_edge, doc[max(t.i for t in verb.subtree if t.i > verb.i
+                                                            and t.dep_ != "punct")])
+    span = _trimmed(doc.text, objects[0].left_edge.idx, last.idx + len(last.text))
     return span, "put ... at" if at else "put"
 
 
@@ -290,8 +299,10 @@ def _figures(doc, content: TextSpan) -> tuple[Figure, ...]:  # noqa: ANN001
         if start >= ent.end_char or not any(ch.isdigit() for ch in raw[start - ent.start_char:]) \
                 and raw[start - ent.start_char:].lower() not in _WORD_NUMBERS:
             continue
-        out.append(Figure(doc.text[start:ent.end_char], start, ent.end_char, ent.label_,
-                          _value(doc.text[start:ent.end_char])))
+        end = ent.end_char
+        if ent.end < len(doc) and doc[ent.end].lower_ in _UNITS and doc[ent.end].idx + len(doc[ent.end]) <= content.end:
+            end = doc[ent.end].idx + len(doc[ent.end].text)  # "300 million" + "euros"
+        out.append(Figure(doc.text[start:end], start, end, ent.label_, _value(doc.text[start:end])))
     return tuple(out)
 
 

@@ -145,7 +145,11 @@ def speaker_of(doc, head, mentions: Mentions) -> tuple[TextSpan | None, TextSpan
             speaker = span_of(text, name.start_char, name.end_char)
             return _named(mentions, speaker, name), mentions.full_name(speaker), role
     if entity is None and head.pos_ == "PROPN" and head.text[:1].isupper():
-        entity = doc[head.i:head.i + 1]
+        first = head.i  # the run of capitalised compounds before the head: "South China Morning Post"
+        while first > 0 and doc[first - 1].dep_ == "compound" and doc[first - 1].head.i == head.i \
+                and doc[first - 1].text[:1].isupper():
+            first -= 1
+        entity = doc[first:head.i + 1]
     if entity is not None:  # "former FBI Director James Comey", "Ortiz, an analyst at ..."
         speaker = span_of(text, entity.start_char, entity.end_char)
         role = None

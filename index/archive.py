@@ -26,6 +26,7 @@ from corpus.article import Article
 from corpus.chunking import Chunker
 from corpus.loaders import LoadResult
 from index.batching import add_in_batches
+from index.claims_store import delete_all_claims, ensure_claims_schema, insert_claims, verify_claims
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
 from index.dense import DenseIndex, choose_type
@@ -98,6 +99,8 @@ class Archive(EmbeddingComponents):
             raise ArchiveError(
                 f"{store_path} has old schema version {version}: run `byline rebuild` to migrate it")
         archive = cls(settings, path, store, embedder)
+        if not store.read_only:  # an archive made before claims: add the (empty) tables
+            ensure_claims_schema(store.connect())
         if created and archive.lexical is not None:
             with cls._write_lock_for(path):
                 archive.lexical.create_empty()
@@ -202,6 +205,7 @@ class Archive(EmbeddingComponents):
                 bar.update(len(batch))
             return
         embedded = chunk_and_embed([a for _, a, _ in todo], self.chunker, self.embedder)
+        claims = self._extract_claims([a for _, a, _ in todo])
         with self.store.transaction() as conn:
             generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
             self._stamp_embedder(conn)
@@ -210,12 +214,30 @@ class Archive(EmbeddingComponents):
                 if status == "updated":
                     ArticleStore.delete_article(conn, article.id, generation)
                 ArticleStore.insert_article(conn, article, spans, vectors, generation, added_at)
+                if claims is not None:
+                    insert_claims(conn, article.id, article.text, *claims[article.id])
             ArticleStore.set_meta(conn, "generation", generation)
         self._sync_lexical()
         for (where, article, status), (spans, _) in zip(todo, embedded):
             emit(AddResult(where, article.id, status, len(spans)))
         if bar is not None:
             bar.update(len(batch))
+
+    def _extract_claims(self, articles: Sequence[Article]) -> dict[str, tuple[list, np.ndarray]] | None:
+        """``{article id: (claims, content vectors)}`` (:mod:`corpus.claim_rules`; all
+        contents embedded in one call), or None when ``index.claims`` is off."""
+        if not self.settings.index.claims:
+            return None
+        from corpus.claim_rules import extract_claims
+
+        found = {a.id: extract_claims(a.text, self.settings.reader.spacy_model) for a in articles}
+        vectors = self.embedder.embed([c.content.text for a in articles for c in found[a.id]])
+        out, offset = {}, 0
+        for article in articles:
+            n = len(found[article.id])
+            out[article.id] = (found[article.id], vectors[offset:offset + n])
+            offset += n
+        return out
 
     def _sync_lexical(self) -> None:
         """Bring the tantivy index up to the store's state (under the write lock). SQLite
@@ -265,6 +287,7 @@ class Archive(EmbeddingComponents):
         with self.write_lock():
             articles = list(self.store.iter_articles())
             embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=progress)
+            claims = self._extract_claims(articles)
             with self.store.transaction() as conn:
                 generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
                 added = {a.id: ArticleStore.added_at(conn, a.id) for a in articles}
@@ -274,8 +297,11 @@ class Archive(EmbeddingComponents):
                 conn.execute("INSERT OR REPLACE INTO tombstones SELECT id, ? FROM chunks", (generation,))
                 conn.execute("DELETE FROM chunks")
                 conn.execute("DELETE FROM chunks_fts")
+                delete_all_claims(conn)
                 for article, (spans, vectors) in zip(articles, embedded):
                     ArticleStore.insert_article(conn, article, spans, vectors, generation, added[article.id])
+                    if claims is not None:
+                        insert_claims(conn, article.id, article.text, *claims[article.id])
                 ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
                 ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
                 ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)
@@ -380,7 +406,8 @@ class Archive(EmbeddingComponents):
 
         Checks: SQLite integrity; the embedder fingerprint; chunk, lexical and FAISS
         counts and id sets; every chunk's offsets lie inside its article and its lexical
-        text equals ``article.text[start:end]``; per-article chunk counts.
+        text equals ``article.text[start:end]``; per-article chunk counts; every claim's
+        spans exact in its article (:func:`~index.claims_store.verify_claims`).
         """
         problems: list[str] = []
         conn = self.store.connect()
@@ -405,6 +432,7 @@ class Archive(EmbeddingComponents):
         ).fetchall()
         for chunk_id, article_id in bad:
             problems.append(f"chunk {chunk_id} of article {article_id!r}: offsets or lexical text disagree with the article")
+        problems.extend(verify_claims(conn, expect_extracted=self.settings.index.claims))
         if counts["chunks"] and meta.get("dimension"):
             self.dense_keeper.reset()
             try:

@@ -30,6 +30,7 @@ import numpy as np
 
 from corpus.article import Article
 from index.base import ArticleSummary, ArchiveError, ChunkRecord, SearchFilters
+from index.claims_store import CLAIMS_SCHEMA, delete_claims
 from index.lexical import STOPWORDS, LexicalRow, query_terms  # noqa: F401 - STOPWORDS re-exported
 
 SCHEMA_VERSION = 1
@@ -169,7 +170,7 @@ class ArticleStore:
     def create_schema(self) -> None:
         """Create tables if missing and stamp the schema version."""
         conn = self.connect()
-        conn.executescript(_SCHEMA)
+        conn.executescript(_SCHEMA + CLAIMS_SCHEMA)
         with self.transaction() as tx:
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
@@ -319,7 +320,8 @@ class ArticleStore:
     # -- writes (inside a transaction) ----------------------------------------------------
     @staticmethod
     def delete_article(conn: sqlite3.Connection, article_id: str, generation: int) -> list[int]:
-        """Delete an article, its chunks and lexical rows; tombstone the chunk ids."""
+        """Delete an article, its chunks, claims and lexical rows; tombstone the chunk ids."""
+        delete_claims(conn, article_id)
         chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id=?", (article_id,))]
         conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
                          [(cid, generation) for cid in chunk_ids])

@@ -1,0 +1,152 @@
+"""The ``claims`` tables of the SQLite article store: attributed claims
+(:class:`corpus.claims.Claim`) with their content's embedding and an FTS5 (BM25) row.
+
+Written in the article's own transaction (:meth:`Archive.add`), deleted with it
+(:meth:`ArticleStore.delete_article`), rewritten by ``byline rebuild`` and checked by
+``byline verify``. ``claim_articles`` records that an article's claims were extracted
+(an article may have none), so an archive made before claims existed is told apart from
+one whose articles attribute nothing.
+
+Migration: the tables are created with ``CREATE TABLE IF NOT EXISTS`` whenever an
+archive is opened writable (the schema version stays 1: the change is additive);
+articles added before that have no claims until ``byline rebuild`` extracts them, and
+``verify`` says so. A read-only archive without the tables has no claims to search.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from corpus.claims import Claim, ClaimSpanError
+
+__all__ = ["CLAIMS_SCHEMA", "ClaimRow", "delete_claims", "ensure_claims_schema", "has_claims_tables",
+           "insert_claims", "verify_claims"]
+
+CLAIMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles (id),
+    idx INTEGER NOT NULL,
+    speaker TEXT NOT NULL,
+    cue_lemma TEXT NOT NULL,
+    content_start INTEGER NOT NULL,
+    content_end INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    vector BLOB
+);
+CREATE INDEX IF NOT EXISTS claims_article ON claims (article_id);
+CREATE INDEX IF NOT EXISTS claims_speaker ON claims (speaker COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS claim_articles (
+    article_id TEXT PRIMARY KEY REFERENCES articles (id),
+    claims INTEGER NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS claims_fts USING fts5 (
+    content, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """A stored claim: its row id, article and position in the article's claims."""
+
+    claim_id: int
+    article_id: str
+    index: int
+    claim: Claim
+
+
+def has_claims_tables(conn: sqlite3.Connection) -> bool:
+    """True when the store holds the claims tables (an archive made before them may not)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name='claim_articles'").fetchone() is not None
+
+
+def ensure_claims_schema(conn: sqlite3.Connection) -> None:
+    """Create the claims tables if missing (outside any transaction; idempotent)."""
+    if not has_claims_tables(conn):
+        conn.executescript(CLAIMS_SCHEMA)
+
+
+def insert_claims(conn: sqlite3.Connection, article_id: str, text: str, claims: Sequence[Claim],
+                  vectors: np.ndarray | None) -> None:
+    """Store an article's claims (inside its transaction), each checked exact against
+    ``text`` first: a :class:`ClaimSpanError` names the claim's field and nothing of the
+    transaction is kept. ``vectors``: float32 ``(len(claims), dim)`` of the contents, or None."""
+    for i, claim in enumerate(claims):
+        try:
+            claim.check(text)
+        except ClaimSpanError as exc:
+            raise ClaimSpanError(f"article {article_id!r}, claim {i}: {exc}") from None
+        vector = None if vectors is None else np.asarray(vectors[i], dtype=np.float32).tobytes()
+        cur = conn.execute(
+            "INSERT INTO claims (article_id, idx, speaker, cue_lemma, content_start, content_end, data, vector) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (article_id, i, claim.speaker_name, claim.cue_lemma, claim.content.start, claim.content.end,
+             json.dumps(claim.to_dict(), ensure_ascii=False), vector))
+        conn.execute("INSERT INTO claims_fts (rowid, content) VALUES (?, ?)", (cur.lastrowid, claim.content.text))
+    conn.execute("INSERT OR REPLACE INTO claim_articles VALUES (?, ?)", (article_id, len(claims)))
+
+
+def delete_claims(conn: sqlite3.Connection, article_id: str) -> None:
+    """Delete an article's claims and their lexical rows (inside its transaction)."""
+    if not has_claims_tables(conn):
+        return
+    ids = [(r[0],) for r in conn.execute("SELECT id FROM claims WHERE article_id=?", (article_id,))]
+    conn.executemany("DELETE FROM claims_fts WHERE rowid=?", ids)
+    conn.execute("DELETE FROM claims WHERE article_id=?", (article_id,))
+    conn.execute("DELETE FROM claim_articles WHERE article_id=?", (article_id,))
+
+
+def delete_all_claims(conn: sqlite3.Connection) -> None:
+    """Empty the claims tables (``rebuild``, inside its transaction)."""
+    if has_claims_tables(conn):
+        conn.execute("DELETE FROM claims")
+        conn.execute("DELETE FROM claims_fts")
+        conn.execute("DELETE FROM claim_articles")
+
+
+def verify_claims(conn: sqlite3.Connection, expect_extracted: bool, limit: int = 5) -> list[str]:
+    """Problems of the stored claims (empty = healthy): a claim without its article, a
+    span that is not exact in the stored article text (every field, by
+    :meth:`Claim.check`), lexical rows that disagree, counts that disagree, and (with
+    ``expect_extracted``) articles whose claims were never extracted."""
+    if not has_claims_tables(conn):
+        return ["the archive has no claims tables yet: run `byline rebuild` to extract claims"] \
+            if expect_extracted and conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() else []
+    problems: list[str] = []
+    orphans = conn.execute("SELECT count(*) FROM claims c LEFT JOIN articles a ON a.id = c.article_id "
+                           "WHERE a.id IS NULL").fetchone()[0]
+    if orphans:
+        problems.append(f"{orphans} claims belong to no stored article")
+    bad = 0
+    rows = conn.execute("SELECT c.id, c.article_id, c.data, a.text, f.content, c.content_start, c.content_end "
+                        "FROM claims c JOIN articles a ON a.id = c.article_id "
+                        "LEFT JOIN claims_fts f ON f.rowid = c.id")
+    for claim_id, article_id, data, text, lexical, start, end in rows:
+        try:
+            claim = Claim.from_dict(json.loads(data)).check(text)
+            if (claim.content.start, claim.content.end) != (start, end) or lexical != claim.content.text:
+                raise ClaimSpanError("claim field 'content': its offsets or lexical row disagree with the claim")
+        except (ClaimSpanError, KeyError, TypeError, ValueError) as exc:
+            bad += 1
+            if bad <= limit:
+                problems.append(f"claim {claim_id} of article {article_id!r}: {exc}")
+    if bad > limit:
+        problems.append(f"... and {bad - limit} more claims with bad spans")
+    declared, stored = conn.execute("SELECT coalesce(sum(claims), 0), (SELECT count(*) FROM claims) "
+                                    "FROM claim_articles").fetchone()
+    lexical_rows = conn.execute("SELECT count(*) FROM claims_fts").fetchone()[0]
+    if declared != stored or lexical_rows != stored:
+        problems.append(f"claims: articles declare {declared}, store holds {stored}, lexical rows {lexical_rows}")
+    if expect_extracted:
+        missing = conn.execute("SELECT count(*) FROM articles a LEFT JOIN claim_articles c ON c.article_id = a.id "
+                               "WHERE c.article_id IS NULL").fetchone()[0]
+        if missing:
+            problems.append(f"{missing} articles have no extracted claims (added before claims existed): "
+                            "run `byline rebuild` to extract them")
+    return problems
