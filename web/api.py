@@ -1,5 +1,5 @@
-"""The HTTP API (FastAPI router): ask, ask as server-sent events, list/get/add/remove
-articles, health. Errors are JSON ``{"error": "...", "status": N}``, never a traceback."""
+"""The HTTP API (FastAPI router): ask, ask as server-sent events, search claims,
+list/get/add/remove articles, health. Errors are JSON ``{"error": "...", "status": N}``, never a traceback."""
 
 from __future__ import annotations
 
@@ -252,6 +252,17 @@ def build_api_router(service: QAService) -> APIRouter:
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @router.get("/api/claims", responses={501: {"model": ErrorOut}, **ERRORS}, tags=["claims"],
+                summary="Search attributed claims")
+    def claims(q: str = "", speaker: str | None = None, since: str | None = None, until: str | None = None,
+               k: int = 10) -> dict[str, Any]:
+        """Who said, estimated or warned what about ``q``: claims ranked by relevance of
+        their content (embeddings + BM25), each with speaker, role, cue, content, figures,
+        date and citation (``article_id`` and the exact ``start``/``end`` of the content,
+        ``quote == article.text[start:end]``). ``group``: claims about the same quantity
+        share it and are listed together. ``speaker`` filters by name or role (substring)."""
+        return {"query": q, "claims": service.claims(q, speaker, since, until, k)}
 
     @router.get("/api/articles", response_model=ArticleListOut, responses=ERRORS, tags=["articles"],
                 summary="List articles")

@@ -153,6 +153,33 @@ class QAService:
         except ValueError as exc:
             raise RequestError(str(exc)) from None
 
+    def claims(self, query: Any, speaker: Any = None, since: Any = None, until: Any = None,
+               k: Any = 10) -> list[dict[str, Any]]:
+        """Attributed claims about ``query`` (:func:`retrieval.claims.search_claims`) as
+        dicts; raises :class:`RequestError` naming the bad field (422), or 501 for a
+        backend that stores no claims."""
+        from index.base import ArchiveError
+        from retrieval.claims import search_claims
+
+        try:
+            query = self.check_question(query)
+        except RequestError as exc:
+            raise RequestError("q" + str(exc)[len("question"):], exc.status) from None
+        if speaker is not None and (not isinstance(speaker, str) or len(speaker) > 200):
+            raise RequestError("speaker: must be a string of at most 200 characters")
+        filters = self.check_filters({"since": since, "until": until})
+        if not isinstance(k, int) or not 1 <= k <= 100:
+            raise RequestError("k: must be an integer from 1 to 100")
+        r = self.settings.retrieval
+        self.wait_ready()
+        try:
+            hits = search_claims(self.archive, self.archive.embedder, query, k=k, speaker=speaker or None,
+                                 filters=filters, rrf_k=r.rrf_k, dense_weight=r.dense_weight,
+                                 lexical_weight=r.lexical_weight)
+        except ArchiveError as exc:
+            raise RequestError(str(exc), 501) from None
+        return [h.to_dict() for h in hits]
+
     def _history(self, history: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         return [tuple(t) for t in history]  # type: ignore[misc]
 

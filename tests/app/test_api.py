@@ -253,3 +253,23 @@ def test_sse_keepalive_fills_silence_and_passes_errors_on() -> None:
         for x in _with_keepalive(broken(), interval=0.05):
             got.append(x)
     assert got == ["a"]
+
+
+def test_claims_search_with_exact_citations_and_speaker_filter(client) -> None:  # noqa: ANN001
+    r = client.get("/api/claims", params={"q": "dockworkers contract talks", "k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["query"] == "dockworkers contract talks" and body["claims"]
+    for c in body["claims"]:
+        assert {"speaker", "role", "cue", "content", "figures", "date", "citation", "group"} <= set(c)
+        article = client.get(f"/api/articles/{c['citation']['article_id']}").json()
+        assert article["text"][c["citation"]["start"]:c["citation"]["end"]] == c["content"] == c["citation"]["quote"]
+        for f in c["figures"]:
+            assert article["text"][f["start"]:f["end"]] == f["text"]
+    name = body["claims"][0]["speaker"]
+    only = client.get("/api/claims", params={"q": "dockworkers contract talks", "speaker": name.lower()}).json()
+    assert only["claims"] and all(name.lower() in (c["speaker"] + (c["role"] or "")).lower()
+                                  or name.lower() in c["speaker_as_written"]["text"].lower() for c in only["claims"])
+    assert_error(client.get("/api/claims", params={"q": "  "}), 422, "q: empty")
+    assert_error(client.get("/api/claims", params={"q": "port", "since": "yesterday"}), 422, "since")
+    assert_error(client.get("/api/claims", params={"q": "port", "k": 0}), 422, "k:")
