@@ -215,7 +215,7 @@ class Archive(EmbeddingComponents):
                     ArticleStore.delete_article(conn, article.id, generation)
                 ArticleStore.insert_article(conn, article, spans, vectors, generation, added_at)
                 if claims is not None:
-                    insert_claims(conn, article.id, article.text, *claims[article.id])
+                    insert_claims(conn, article.id, article.text, claims[article.id])
             ArticleStore.set_meta(conn, "generation", generation)
         self._sync_lexical()
         for (where, article, status), (spans, _) in zip(todo, embedded):
@@ -223,21 +223,14 @@ class Archive(EmbeddingComponents):
         if bar is not None:
             bar.update(len(batch))
 
-    def _extract_claims(self, articles: Sequence[Article]) -> dict[str, tuple[list, np.ndarray]] | None:
-        """``{article id: (claims, content vectors)}`` (:mod:`corpus.claim_rules`; all
-        contents embedded in one call), or None when ``index.claims`` is off."""
+    def _extract_claims(self, articles: Sequence[Article]) -> dict[str, list] | None:
+        """``{article id: claims}`` (:func:`corpus.claim_rules.extract_claims`, one spaCy
+        parse per article), or None when ``index.claims`` is off."""
         if not self.settings.index.claims:
             return None
         from corpus.claim_rules import extract_claims
 
-        found = {a.id: extract_claims(a.text, self.settings.reader.spacy_model) for a in articles}
-        vectors = self.embedder.embed([c.content.text for a in articles for c in found[a.id]])
-        out, offset = {}, 0
-        for article in articles:
-            n = len(found[article.id])
-            out[article.id] = (found[article.id], vectors[offset:offset + n])
-            offset += n
-        return out
+        return {a.id: extract_claims(a.text, self.settings.reader.spacy_model) for a in articles}
 
     def _sync_lexical(self) -> None:
         """Bring the tantivy index up to the store's state (under the write lock). SQLite
@@ -301,7 +294,7 @@ class Archive(EmbeddingComponents):
                 for article, (spans, vectors) in zip(articles, embedded):
                     ArticleStore.insert_article(conn, article, spans, vectors, generation, added[article.id])
                     if claims is not None:
-                        insert_claims(conn, article.id, article.text, *claims[article.id])
+                        insert_claims(conn, article.id, article.text, claims[article.id])
                 ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
                 ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
                 ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)

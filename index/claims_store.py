@@ -1,5 +1,8 @@
 """The ``claims`` tables of the SQLite article store: attributed claims
-(:class:`corpus.claims.Claim`) with their content's embedding and an FTS5 (BM25) row.
+(:class:`corpus.claims.Claim`) with an FTS5 (BM25) row of their content. Claims carry no
+embedding of their own (embedding 14 contents per news article cost 274 ms, more than
+half of what ``add`` spent before claims: ``bench/claims_ingest.py``); dense relevance
+uses the vector of the chunk that holds the claim (:mod:`retrieval.claims`).
 
 Written in the article's own transaction (:meth:`Archive.add`), deleted with it
 (:meth:`ArticleStore.delete_article`), rewritten by ``byline rebuild`` and checked by
@@ -20,8 +23,6 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
-
 from corpus.claims import Claim, ClaimSpanError
 
 __all__ = ["CLAIMS_SCHEMA", "ClaimRow", "delete_claims", "ensure_claims_schema", "has_claims_tables",
@@ -36,8 +37,7 @@ CREATE TABLE IF NOT EXISTS claims (
     cue_lemma TEXT NOT NULL,
     content_start INTEGER NOT NULL,
     content_end INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    vector BLOB
+    data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS claims_article ON claims (article_id);
 CREATE INDEX IF NOT EXISTS claims_speaker ON claims (speaker COLLATE NOCASE);
@@ -72,22 +72,20 @@ def ensure_claims_schema(conn: sqlite3.Connection) -> None:
         conn.executescript(CLAIMS_SCHEMA)
 
 
-def insert_claims(conn: sqlite3.Connection, article_id: str, text: str, claims: Sequence[Claim],
-                  vectors: np.ndarray | None) -> None:
+def insert_claims(conn: sqlite3.Connection, article_id: str, text: str, claims: Sequence[Claim]) -> None:
     """Store an article's claims (inside its transaction), each checked exact against
     ``text`` first: a :class:`ClaimSpanError` names the claim's field and nothing of the
-    transaction is kept. ``vectors``: float32 ``(len(claims), dim)`` of the contents, or None."""
+    transaction is kept."""
     for i, claim in enumerate(claims):
         try:
             claim.check(text)
         except ClaimSpanError as exc:
             raise ClaimSpanError(f"article {article_id!r}, claim {i}: {exc}") from None
-        vector = None if vectors is None else np.asarray(vectors[i], dtype=np.float32).tobytes()
         cur = conn.execute(
-            "INSERT INTO claims (article_id, idx, speaker, cue_lemma, content_start, content_end, data, vector) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO claims (article_id, idx, speaker, cue_lemma, content_start, content_end, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (article_id, i, claim.speaker_name, claim.cue_lemma, claim.content.start, claim.content.end,
-             json.dumps(claim.to_dict(), ensure_ascii=False), vector))
+             json.dumps(claim.to_dict(), ensure_ascii=False)))
         conn.execute("INSERT INTO claims_fts (rowid, content) VALUES (?, ?)", (cur.lastrowid, claim.content.text))
     conn.execute("INSERT OR REPLACE INTO claim_articles VALUES (?, ?)", (article_id, len(claims)))
 

@@ -115,7 +115,8 @@ def committed_generation(data_dir: Path) -> int:
 
 def whole_or_absent(archive: Any, ids: list[str]) -> set[str]:
     """Assert every article is wholly present (declared chunks == chunk rows == FTS rows ==
-    FAISS vectors == tantivy documents, > 0) or wholly absent (none of them); returns the
+    FAISS vectors == tantivy documents, > 0; its claims recorded as extracted) or wholly
+    absent (none of them, and no claim of it); returns the
     present ids. The derived indexes are read as a reopening process sees them (replayed
     from the store where a kill left them behind), and must be usable (no FTS5 fallback)."""
     conn = archive.store.connect()
@@ -131,10 +132,15 @@ def whole_or_absent(archive: Any, ids: list[str]) -> set[str]:
         fts = conn.execute(f"SELECT count(*) FROM chunks_fts WHERE rowid IN ({marks})", chunk_ids).fetchone()[0]
         in_faiss = int(np.isin(faiss_ids, chunk_ids).sum()) if chunk_ids else 0
         in_tantivy = tantivy.count_ids(chunk_ids) if tantivy is not None else in_faiss
+        claims = conn.execute("SELECT count(*) FROM claims WHERE article_id=?", (article_id,)).fetchone()[0]
+        extracted = conn.execute("SELECT claims FROM claim_articles WHERE article_id=?", (article_id,)).fetchone()
         if row is None:
             assert (len(chunk_ids), fts, in_faiss, in_tantivy) == (0, 0, 0, 0), \
                 (article_id, len(chunk_ids), fts, in_faiss, in_tantivy)
+            assert claims == 0 and extracted is None, (article_id, "claims without their article", claims)
         else:
+            if archive.settings.index.claims:  # claims were committed with the article
+                assert extracted is not None and extracted[0] == claims, (article_id, extracted, claims)
             assert row[0] > 0 and row[0] == len(chunk_ids) == fts == in_faiss == in_tantivy, \
                 (article_id, row[0], len(chunk_ids), fts, in_faiss, in_tantivy)
             present.add(article_id)
