@@ -526,13 +526,9 @@ def verify_reply(reply: str, passages: Sequence[PromptPassage], texts: Mapping[s
 
 @dataclass(frozen=True)
 class LLMAnswer(ExtractedAnswer):
-    """An :class:`ExtractedAnswer` with what to show: ``reply`` is the verified reply text
-    whose ``[n]`` follow the pipeline's citation numbering ([1] = ``evidence_span``,
-    [2..] = ``extra_evidence`` in order; "" = let the pipeline write the text), and
-    ``note`` says why the offline reader answered instead ("" when the LLM answered)."""
-
-    reply: str = ""
-    note: str = ""
+    """An :class:`ExtractedAnswer` from the LLM reader: ``reply`` is the verified reply text
+    ("" = let the pipeline write it), and ``note`` says why the offline reader answered
+    instead ("" when the LLM answered)."""
 
 
 def _with(answer: ExtractedAnswer, **extra: str) -> LLMAnswer:
