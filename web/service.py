@@ -64,7 +64,7 @@ class QAService:
             t0 = time.perf_counter()
             try:
                 self.pipeline.warm_up(WARM_UP_QUESTION)
-            except Exception as exc:  # noqa: BLE001 - a failed warm-up must not stop the server
+            except Exception as exc:
                 self.warm_up_error = f"{type(exc).__name__}: {exc}"
                 log.exception("warm-up failed; questions will load the models on demand")
             self.warm_up_seconds = round(time.perf_counter() - t0, 2)
@@ -131,7 +131,7 @@ class QAService:
 
     # -- answering ----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
-            filters: SearchFilters | None = None, k: int | None = None):  # noqa: ANN201 - Answer
+            filters: SearchFilters | None = None, k: int | None = None):  # Answer
         """``pipeline.ask`` after warm-up; ``ValueError`` becomes :class:`RequestError`."""
         self.wait_ready()
         try:

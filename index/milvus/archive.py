@@ -145,7 +145,7 @@ class MilvusArchive(EmbeddingComponents):
                 self.db.settle()
         return results
 
-    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
+    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:
         heads = self.heads([a.id for _, a in batch])
         todo: list[tuple[str, Article, str]] = []
         for where, article in batch:
