@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import AsyncIterator
 
 # Before Gradio is imported: no telemetry, no version check, no model downloads.
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from config.environment import use_offline_environment
+
+use_offline_environment()
 
 import gradio as gr
 from fastapi import FastAPI

@@ -6,7 +6,6 @@ Nothing heavy is imported at module level, so that ``byline --help`` stays fast.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
@@ -85,9 +84,11 @@ def open_archive(create: bool = True, check_embedder: bool = True, migrate: bool
 
     With ``create`` False (every command but ``add``) a missing folder or index is an
     error naming the path; the embedded backend is checked here, Milvus by its own open."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from config.environment import use_offline_environment
     from index.base import ArchiveError
     from index.factory import open_backend
+
+    use_offline_environment()
 
     cfg = settings()
     if not create and cfg.index.backend == "embedded":

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from config.environment import use_offline_environment
+
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
@@ -44,8 +46,7 @@ def _load(path: Path, device: str) -> "SentenceTransformer":
     key = (str(path), device)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            use_offline_environment()
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 

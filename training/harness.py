@@ -10,12 +10,12 @@ on 2 cores).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Sequence
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from config.environment import use_offline_environment
+
+use_offline_environment()
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_DIR = ROOT.parent / "shared" / "data" / "dev"
