@@ -57,6 +57,9 @@ class IngestSettings(_Section):
 
     max_file_bytes: int = Field(5_000_000, ge=1)
     http_timeout: float = Field(20.0, gt=0)
+    # Articles embedded and committed together while adding: large enough to keep the model
+    # busy with full batches, small enough that an interrupted add loses little work.
+    batch_articles: int = Field(32, ge=1, le=10_000)
 
 
 class MilvusSettings(_Section):

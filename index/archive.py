@@ -32,7 +32,7 @@ from index.dense import DenseIndex, choose_type
 from index.dense_keeper import DenseKeeper
 from index.embedder import Embedder
 from index.lexical_keeper import LexicalKeeper
-from index.shared import ADD_BATCH_ARTICLES, EmbeddingComponents, chunk_and_embed, chunk_count
+from index.shared import EmbeddingComponents, chunk_and_embed, chunk_count
 from index.store import SCHEMA_VERSION, ArticleStore
 
 log = logging.getLogger(__name__)
@@ -179,11 +179,11 @@ class Archive(EmbeddingComponents):
         Per article: ``added``; ``unchanged`` when the same id holds the same content;
         ``updated`` when the same id holds other content (its chunks are replaced);
         ``rejected`` with a reason. Two different articles with one id in the same call:
-        the later one is rejected. Commits every :data:`ADD_BATCH_ARTICLES` articles, each
+        the later one is rejected. Commits every ``ingest.batch_articles`` articles, each
         article wholly or not at all.
         """
         with self.write_lock(lambda: log.warning("waiting for another writer to finish...")):
-            results = add_in_batches(articles, self._add_batch, batch_size=ADD_BATCH_ARTICLES,
+            results = add_in_batches(articles, self._add_batch, batch_size=self.settings.ingest.batch_articles,
                                      progress=progress, on_result=on_result)
             self._maybe_snapshot()
         return results

@@ -19,7 +19,7 @@ from reliability_helpers import (SOAK_SEED, SOAK_TRIALS, committed_generation, i
                                  seeded, whole_or_absent, write_jsonl)
 
 ARTICLES = 200
-BATCH = 32  # index.archive.ADD_BATCH_ARTICLES: commits happen per batch
+BATCH = 32  # settings ingest.batch_articles (default): commits happen per batch
 
 
 def plan(rng) -> tuple[str, float]:
