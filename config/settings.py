@@ -157,6 +157,7 @@ class ServerSettings(_Section):
     access_token: str = ""
     admin_token: str = ""
     max_question_chars: int = Field(1000, ge=1)
+    max_history_turns: int = Field(20, ge=0, le=1000)
     max_request_bytes: int = Field(6_000_000, ge=1)
 
 
