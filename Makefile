@@ -37,6 +37,7 @@ run: install
 	$(BIN)/byline serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 test: install browser-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not soak"
 
 soak: install browser-deps

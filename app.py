@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import AsyncIterator
 
 # Before Gradio is imported: no telemetry, no version check, no model downloads.
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from config.environment import use_offline_environment
 
-import gradio as gr  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
+use_offline_environment()
 
-from config.settings import Settings, load_settings  # noqa: E402
-from web.api import build_api_router, install_error_handlers  # noqa: E402
-from web.pages import STATIC_MOUNT, build_pages_router, static_files  # noqa: E402
-from web.security import RootPathMiddleware, SecurityMiddleware, SecurityPolicy  # noqa: E402
-from web.service import QAService, ensure_sample  # noqa: E402
-from web.ui import build_chat, chat_css, chat_js, theme  # noqa: E402
+import gradio as gr
+from fastapi import FastAPI
+
+from config.settings import Settings, load_settings
+from web.api import build_api_router, install_error_handlers
+from web.pages import STATIC_MOUNT, build_pages_router, static_files
+from web.security import RootPathMiddleware, SecurityMiddleware, SecurityPolicy
+from web.service import QAService, ensure_sample
+from web.ui import build_chat, chat_css, chat_js, theme
 
 log = logging.getLogger(__name__)
 

@@ -83,7 +83,7 @@ def timed_cpu(fn: Callable[[], object]) -> tuple[object, float, float]:
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def pct(values, q: float) -> float:  # noqa: ANN001
+def pct(values, q: float) -> float:
     """The ``q``-th percentile (linear), 0.0 for no values."""
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else 0.0
 
@@ -115,7 +115,7 @@ def _key(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def cached_embeddings(texts: list[str], embedder, name: str) -> np.ndarray:  # noqa: ANN001
+def cached_embeddings(texts: list[str], embedder, name: str) -> np.ndarray:
     """``embedder.embed(texts)``, cached in ``bench/.cache/<name>-<hash>.npy``."""
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"{name}-{_key(embedder.fingerprint, len(texts), *texts)}.npy"
@@ -126,7 +126,7 @@ def cached_embeddings(texts: list[str], embedder, name: str) -> np.ndarray:  # n
     return vectors
 
 
-def sentence_vectors(embedder=None) -> tuple[list[str], np.ndarray]:  # noqa: ANN001
+def sentence_vectors(embedder=None) -> tuple[list[str], np.ndarray]:
     """The unique dev sentences and their (cached) embeddings."""
     if embedder is None:
         from index.embedder import Embedder
@@ -174,7 +174,7 @@ def synthetic_batches(base: np.ndarray, n: int, seed: int = 0, noise: float = 0.
         yield start, part, vecs
 
 
-def question_vectors(embedder=None, limit: int | None = None) -> tuple[list[dict], np.ndarray]:  # noqa: ANN001
+def question_vectors(embedder=None, limit: int | None = None) -> tuple[list[dict], np.ndarray]:
     """Answerable dev questions (news first, then wikipedia) and their cached embeddings."""
     if embedder is None:
         from index.embedder import Embedder

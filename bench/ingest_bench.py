@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-from ingest import throughput  # noqa: E402
+import common
+from ingest import throughput
 
 
 def main() -> None:

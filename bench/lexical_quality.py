@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from config.settings import load_settings  # noqa: E402
-from index.archive import Archive  # noqa: E402
-from quality import dev_archive, evaluate  # noqa: E402
-from retrieval.evaluation import read_questions  # noqa: E402
-from retrieval.retriever import HybridRetriever  # noqa: E402
+from config.settings import load_settings
+from index.archive import Archive
+from quality import dev_archive, evaluate
+from retrieval.evaluation import read_questions
+from retrieval.retriever import HybridRetriever
 
 
 class Mode:

@@ -41,14 +41,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from config.settings import load_settings  # noqa: E402
-from corpus.article import Article  # noqa: E402
-from index.archive import Archive  # noqa: E402
-from index.store import ArticleStore  # noqa: E402
+from config.settings import load_settings
+from corpus.article import Article
+from index.archive import Archive
+from index.store import ArticleStore
 
 PER_ARTICLE = 10
 DIMENSION = 384
@@ -59,11 +59,11 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def settings_for(path: Path, lexical: str):  # noqa: ANN201
+def settings_for(path: Path, lexical: str):
     return load_settings(data_dir=str(path), index={"lexical": lexical})
 
 
-def build(n: int, path: Path, embedder) -> dict:  # noqa: ANN001
+def build(n: int, path: Path, embedder) -> dict:
     """The cached archive of ``n`` synthetic chunks (see the module docstring)."""
     marker = path / "bench-complete.json"
     if marker.exists():
@@ -124,7 +124,7 @@ def overlap(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> float | N
     return len({c for c, _ in a[:10]} & ref) / len(ref) if ref else None
 
 
-def measure(archive: Archive, questions: list[str], exhaustive) -> dict:  # noqa: ANN001
+def measure(archive: Archive, questions: list[str], exhaustive) -> dict:
     """Latencies and overlap for ``archive``'s configured lexical index."""
     from retrieval.retriever import HybridRetriever
 

@@ -25,17 +25,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
-import quality  # noqa: E402
+import common
+import quality
 
-from config.settings import load_settings  # noqa: E402
-from index.milvus import MilvusArchive  # noqa: E402
-from retrieval.evaluation import RANK_DEPTH, QAEvaluator, _relevant, read_questions  # noqa: E402
-from retrieval.metrics import first_hit_rank, mrr_at, recall_at  # noqa: E402
-from retrieval.pipeline import QAPipeline  # noqa: E402
+from config.settings import load_settings
+from index.milvus import MilvusArchive
+from retrieval.evaluation import RANK_DEPTH, QAEvaluator, _relevant, read_questions
+from retrieval.metrics import first_hit_rank, mrr_at, recall_at
+from retrieval.pipeline import QAPipeline
 
 
-def milvus_copy(embedded) -> MilvusArchive:  # noqa: ANN001 - index.archive.Archive
+def milvus_copy(embedded) -> MilvusArchive:  # index.archive.Archive
     """The embedded dev index copied into Milvus Lite (once per embedded index)."""
     path = common.CACHE / embedded.data_dir.name.replace("dev-index-", "dev-milvus-")
     done = path / "bench-complete"
@@ -50,7 +50,7 @@ def milvus_copy(embedded) -> MilvusArchive:  # noqa: ANN001 - index.archive.Arch
     return archive
 
 
-def run(pipeline: QAPipeline, mode: str, questions) -> tuple[dict, list[list[tuple[str, int, int]]]]:  # noqa: ANN001
+def run(pipeline: QAPipeline, mode: str, questions) -> tuple[dict, list[list[tuple[str, int, int]]]]:
     ranks, lat, tops = [], [], []
     for q in questions:
         t0 = time.perf_counter()

@@ -31,16 +31,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from config.settings import load_settings  # noqa: E402
-from corpus.loaders import ArticleFactory, load_inputs  # noqa: E402
-from index.archive import Archive  # noqa: E402
-from retrieval.evaluation import RANK_DEPTH, QAEvaluator, _relevant, read_questions  # noqa: E402
-from retrieval.metrics import first_hit_rank, mrr_at, recall_at  # noqa: E402
-from retrieval.pipeline import QAPipeline  # noqa: E402
+from config.settings import load_settings
+from corpus.loaders import ArticleFactory, load_inputs
+from index.archive import Archive
+from retrieval.evaluation import RANK_DEPTH, QAEvaluator, _relevant, read_questions
+from retrieval.metrics import first_hit_rank, mrr_at, recall_at
+from retrieval.pipeline import QAPipeline
 
 
 def dev_archive(settings_overrides: dict | None = None) -> Archive:
@@ -81,7 +81,7 @@ class LangChainFaiss:
 
     name = "langchain faiss"
 
-    def __init__(self, archive: Archive, ids, article_ids, texts, spans, vectors) -> None:  # noqa: ANN001
+    def __init__(self, archive: Archive, ids, article_ids, texts, spans, vectors) -> None:
         from langchain_community.vectorstores import FAISS
         from langchain_core.embeddings import Embeddings
 
@@ -110,7 +110,7 @@ class Bm25s:
 
     name = "bm25s"
 
-    def __init__(self, article_ids, texts, spans) -> None:  # noqa: ANN001
+    def __init__(self, article_ids, texts, spans) -> None:
         import bm25s
         import Stemmer
 
@@ -139,7 +139,7 @@ class BylineMode:
         return [(p.article_id, p.start, p.end) for p in self.pipeline.retriever.retrieve(query, k=k, mode=self.mode)]
 
 
-def evaluate(system, questions) -> dict:  # noqa: ANN001
+def evaluate(system, questions) -> dict:
     """recall@1/5/10, MRR@10 and latency of ``system`` over answerable ``questions``."""
     ranks, lat, cpu = [], [], []
     for q in questions:

@@ -46,7 +46,7 @@ DATA = ROOT.parent / "shared" / "data" / "dev"
 CACHE = ROOT / "bench" / ".cache"
 
 
-def make_embedder():  # noqa: ANN201
+def make_embedder():
     """``index.embedder.Embedder`` if present, else a tiny SentenceTransformer wrapper."""
     try:
         from index.embedder import Embedder
@@ -85,7 +85,7 @@ def chunk(text: str, size: int = 800, overlap: int = 200) -> list[tuple[int, int
 class SimRetriever:
     """bm25s + MiniLM (exact cosine) fused by RRF over fixed-size character windows."""
 
-    def __init__(self, articles: list[dict], embedder) -> None:  # noqa: ANN001
+    def __init__(self, articles: list[dict], embedder) -> None:
         import bm25s
         import Stemmer
 

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DOCS, commit, save_result  # noqa: E402
-from training.harness import BLIND_DIR, DEV_DIR, SAMPLE_DIR, open_eval_archive  # noqa: E402
+from bench.common import DOCS, commit, save_result
+from training.harness import BLIND_DIR, DEV_DIR, SAMPLE_DIR, open_eval_archive
 
 COLUMNS = ("f1", "em", "evidence_accuracy", "answered_rate", "answered_right", "abstain_recall", "uncertain_rate", "ece")
 
 
-def _reader_settings(cfg, name: str):  # noqa: ANN001, ANN202
+def _reader_settings(cfg, name: str):
     from retrieval.readers.trained import DEFAULT_MODEL_DIR
 
     if name == "trained-spans":

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
 SYSTEMS = ["byline hybrid", "byline fts5", "byline dense", "langchain faiss", "bm25s"]
 TYPES = ["flat", "hnsw", "ivf"]
@@ -22,7 +22,7 @@ def pick(name: str, quick: bool) -> dict | None:
     return common.load_result(f"{name}_quick") if quick else None
 
 
-def _plt():  # noqa: ANN202
+def _plt():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,7 +123,7 @@ def table(header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(out)
 
 
-def main() -> None:  # noqa: C901 - one linear report
+def main() -> None:  # one linear report
     """Write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from index.dense import DenseIndex  # noqa: E402
+from index.dense import DenseIndex
 
 K = 10
 DEPTH = 50
@@ -58,7 +58,7 @@ def recall_at(found: np.ndarray, exact: np.ndarray, k: int = K) -> float:
 
 
 def run_size(n: int, base: np.ndarray, queries: np.ndarray, types: list[str], keep_hnsw: Path | None,
-             on_row=None) -> list[dict]:  # noqa: ANN001
+             on_row=None) -> list[dict]:
     """Measure every type at ``n`` chunks."""
     rows = []
     vectors = common.synthetic_vectors(base, n, seed=0)
@@ -68,7 +68,7 @@ def run_size(n: int, base: np.ndarray, queries: np.ndarray, types: list[str], ke
         gc.collect()
         rss0 = common.rss_mb()
         dense = DenseIndex(vectors.shape[1], typ)
-        _, build_s = common.timed(lambda: dense.build([(ids, vectors)]))
+        _, build_s = common.timed(lambda d=dense: d.build([(ids, vectors)]))
         rss_growth = common.rss_mb() - rss0
         found, lat = search_all(dense, queries)
         if typ == "flat":

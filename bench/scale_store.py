@@ -29,29 +29,29 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from config.settings import load_settings  # noqa: E402
-from corpus.article import Article  # noqa: E402
-from index import store as store_module  # noqa: E402
-from index.archive import Archive  # noqa: E402
-from index.dense import DenseIndex, choose_type  # noqa: E402
-from index.store import ArticleStore  # noqa: E402
-from retrieval.evaluation import _relevant, read_questions  # noqa: E402
-from retrieval.metrics import first_hit_rank, recall_at  # noqa: E402
-from retrieval.pipeline import QAPipeline  # noqa: E402
+from config.settings import load_settings
+from corpus.article import Article
+from index import store as store_module
+from index.archive import Archive
+from index.dense import DenseIndex, choose_type
+from index.store import ArticleStore
+from retrieval.evaluation import _relevant, read_questions
+from retrieval.metrics import first_hit_rank, recall_at
+from retrieval.pipeline import QAPipeline
 
 PER_ARTICLE = 10
 
 
-def settings_for(path: Path, faiss_type: str = "auto"):  # noqa: ANN201
+def settings_for(path: Path, faiss_type: str = "auto"):
     """Default settings with ``faiss_type`` (default auto: the size rule) in ``path``."""
     return load_settings(data_dir=str(path), index={"faiss_type": faiss_type})
 
 
-def build_store(n: int, path: Path, embedder) -> dict:  # noqa: ANN001
+def build_store(n: int, path: Path, embedder) -> dict:
     """Build the synthetic store of ``n`` chunks in ``path`` (see :func:`finish_store`)."""
     if path.exists():
         shutil.rmtree(path)
@@ -133,7 +133,7 @@ def add_one(archive: Archive, articles: list[dict], repeats: int) -> dict:
     spent = {"embed": 0.0}
     embed = embedder.embed
 
-    def timed_embed(texts, **kwargs):  # noqa: ANN001, ANN202 - time the embedding inside add
+    def timed_embed(texts, **kwargs):  # time the embedding inside add
         out, seconds = common.timed(lambda: embed(texts, **kwargs))
         spent["embed"] += seconds
         return out
@@ -172,7 +172,7 @@ def add_one(archive: Archive, articles: list[dict], repeats: int) -> dict:
             "remove_s": round(remove_s, 3), "removed": len(added)}
 
 
-def queries(archive: Archive, questions, budgets: tuple[int, ...]) -> dict:  # noqa: ANN001
+def queries(archive: Archive, questions, budgets: tuple[int, ...]) -> dict:
     """Latency and recall of every retrieval stage over ``questions``."""
     pipeline = QAPipeline(archive, archive.settings)
     pipeline.ask("warm-up question about the archive")

@@ -11,10 +11,10 @@ the same archive when there is one (:mod:`cli.remote`).
 from __future__ import annotations
 
 from cli.common import STATE, app, fail, open_archive, settings
-from cli import articles as _articles  # noqa: F401,E402 - registers the commands, in help order
-from cli import answers as _answers  # noqa: F401,E402
-from cli import claims as _claims  # noqa: F401,E402
-from cli import serve as _serve  # noqa: F401,E402
+from cli import articles as _articles  # noqa: F401 - registers the commands, in help order
+from cli import answers as _answers  # noqa: F401
+from cli import claims as _claims  # noqa: F401
+from cli import serve as _serve  # noqa: F401
 
 __all__ = ["app", "main", "STATE", "fail", "open_archive", "settings"]
 

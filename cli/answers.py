@@ -18,7 +18,7 @@ from cli.common import STATE, app, empty_archive_message, fail, open_archive, se
 READER_HELP = "Answer backend: offline | offline-rules | transformers | llm (default: settings reader.name)."
 
 
-def _filters(source: Optional[str], since: Optional[str], until: Optional[str]):  # noqa: ANN202
+def _filters(source: Optional[str], since: Optional[str], until: Optional[str]):
     from index.base import SearchFilters
 
     try:
@@ -27,7 +27,7 @@ def _filters(source: Optional[str], since: Optional[str], until: Optional[str]):
         fail(str(exc).replace("filters.", "--"), 2)
 
 
-def with_reader(cfg, reader: Optional[str]):  # noqa: ANN001, ANN201 - config.Settings
+def with_reader(cfg, reader: Optional[str]):  # config.Settings
     """``cfg`` with ``reader.name`` replaced by ``--reader`` (unchanged when None); exits 2
     for an unknown name."""
     if reader is None:
@@ -84,7 +84,7 @@ def ask(
         print_answer(answer)
 
 
-def _ask_server(cfg, question: str, filters: dict[str, Any], k: Optional[int]) -> dict[str, Any] | None:  # noqa: ANN001
+def _ask_server(cfg, question: str, filters: dict[str, Any], k: Optional[int]) -> dict[str, Any] | None:
     """The answer from the running server of this archive, or None when there is none."""
     from cli.remote import RemoteError, find_server
 

@@ -124,7 +124,7 @@ def run_add(target: Any, loaded: Any, *, as_json: bool) -> list[Any]:
     return results
 
 
-def _single_article(loaded):  # noqa: ANN001, ANN202
+def _single_article(loaded):
     """With --id, exactly one article may be loaded; more is a rejection of the extras."""
     from corpus.loaders import LoadResult
 

@@ -6,7 +6,6 @@ Nothing heavy is imported at module level, so that ``byline --help`` stays fast.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
@@ -39,7 +38,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings():  # noqa: ANN201 - config.Settings
+def settings():  # config.Settings
     """Settings from --config, BYLINE_* and --data-dir; exits 2 with the reason if invalid."""
     from config.settings import load_settings
 
@@ -52,7 +51,7 @@ def settings():  # noqa: ANN201 - config.Settings
         fail(f"invalid settings: {exc}", 2)
 
 
-def data_dir_of(cfg) -> Path:  # noqa: ANN001 - config.Settings
+def data_dir_of(cfg) -> Path:  # config.Settings
     """The configured data dir, ``~`` expanded (not resolved)."""
     return Path(cfg.data_dir).expanduser()
 
@@ -85,9 +84,11 @@ def open_archive(create: bool = True, check_embedder: bool = True, migrate: bool
 
     With ``create`` False (every command but ``add``) a missing folder or index is an
     error naming the path; the embedded backend is checked here, Milvus by its own open."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from config.environment import use_offline_environment
     from index.base import ArchiveError
     from index.factory import open_backend
+
+    use_offline_environment()
 
     cfg = settings()
     if not create and cfg.index.backend == "embedded":

@@ -10,7 +10,6 @@ on the same archive go through it; the file is removed at shutdown.
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import sys
 from pathlib import Path
@@ -107,7 +106,9 @@ def serve(
     """Serve the browser chat, the HTTP API and the widget.
 
     Exit 1 when the port is in use (choose another with --port)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from config.environment import use_offline_environment
+
+    use_offline_environment()
     cfg = settings()
     update = {k: v for k, v in (("host", host), ("port", port), ("root_path", root_path)) if v is not None}
     if update:
@@ -160,7 +161,9 @@ def migrate(
 
     Reads chunk offsets and vectors from the SQLite store; articles already in Milvus with
     the same content stay unchanged, so an interrupted migration is finished by re-running it."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from config.environment import use_offline_environment
+
+    use_offline_environment()
     if to != "milvus":
         fail(f"--to: {to!r} is not a backend to migrate to (milvus)", 2)
     from index.archive import Archive

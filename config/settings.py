@@ -1,16 +1,19 @@
-"""Typed settings, read from ``config/default.toml``, an optional user TOML file and
-``BYLINE_*`` environment variables (highest priority), with pydantic-settings.
+"""Typed settings, with pydantic-settings. Lowest to highest priority: ``config/default.toml``,
+an optional user TOML file, ``BYLINE_*`` environment variables, explicit overrides (what the
+command line's flags pass: ``--data-dir``, ``--port``, ``--reader``...).
 
 Nested keys use a double underscore in the environment: ``BYLINE_RETRIEVAL__TOP_K=8``.
+Every section forbids unknown keys, so a misspelt key is an error naming it, not ignored.
 """
 
 from __future__ import annotations
 
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +23,13 @@ from pydantic_settings import (
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 
 
-class EmbeddingSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: unknown keys are rejected (``retrieval.top_kk`` is a typo, not a no-op)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Section):
     """Which sentence-transformers model embeds chunks and questions."""
 
     model_path: str = ""
@@ -28,7 +37,7 @@ class EmbeddingSettings(BaseModel):
     device: str = "cpu"
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(_Section):
     """Chunk sizes in word pieces of the embedder's tokenizer."""
 
     chunk_tokens: int = Field(240, ge=16, le=8192)
@@ -43,14 +52,17 @@ class ChunkingSettings(BaseModel):
         return value
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(_Section):
     """Limits for loading articles."""
 
     max_file_bytes: int = Field(5_000_000, ge=1)
     http_timeout: float = Field(20.0, gt=0)
+    # Articles embedded and committed together while adding: large enough to keep the model
+    # busy with full batches, small enough that an interrupted add loses little work.
+    batch_articles: int = Field(32, ge=1, le=10_000)
 
 
-class MilvusSettings(BaseModel):
+class MilvusSettings(_Section):
     """``index.backend = "milvus"``: where Milvus is. ``uri`` is a local ``*.db`` path
     (Milvus Lite) or ``http://host:19530`` (a Milvus server); empty = ``<data_dir>/milvus.db``.
     The token is read from the environment variable named by ``token_env`` (never stored
@@ -61,7 +73,7 @@ class MilvusSettings(BaseModel):
     collection_prefix: str = Field("byline", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
 
-class IndexSettings(BaseModel):
+class IndexSettings(_Section):
     """Which backend holds the index; dense index type and snapshot policy."""
 
     backend: Literal["embedded", "milvus"] = "embedded"
@@ -77,7 +89,7 @@ class IndexSettings(BaseModel):
     claims: bool = True
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(_Section):
     """Hybrid retrieval: candidates per retriever and reciprocal rank fusion."""
 
     top_k: int = Field(8, ge=1, le=1000)
@@ -87,7 +99,7 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(50, ge=1, le=10000)
 
 
-class TransformersReaderSettings(BaseModel):
+class TransformersReaderSettings(_Section):
     """``reader = "transformers"``: an extractive (SQuAD / SQuAD 2.0-style) QA model.
 
     ``model`` is a local directory or a model id already in the Hugging Face cache
@@ -105,7 +117,7 @@ class TransformersReaderSettings(BaseModel):
     device: str = "cpu"
 
 
-class LLMReaderSettings(BaseModel):
+class LLMReaderSettings(_Section):
     """``reader = "llm"``: an OpenAI-compatible chat-completions endpoint (Ollama, vLLM,
     llama.cpp's server, OpenAI). The API key is read from the environment variable named
     by ``api_key_env`` (never stored in a settings file); ``timeout`` is in seconds;
@@ -124,7 +136,7 @@ class LLMReaderSettings(BaseModel):
     rewrite_followups: bool = True
 
 
-class ReaderSettings(BaseModel):
+class ReaderSettings(_Section):
     """Which reader extracts answers, and when it abstains."""
 
     name: Literal["offline", "offline-rules", "transformers", "llm"] = "offline"
@@ -136,7 +148,7 @@ class ReaderSettings(BaseModel):
     llm: LLMReaderSettings = Field(default_factory=LLMReaderSettings)
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(_Section):
     """Web app, HTTP API and widget."""
 
     host: str = "127.0.0.1"
@@ -146,6 +158,7 @@ class ServerSettings(BaseModel):
     access_token: str = ""
     admin_token: str = ""
     max_question_chars: int = Field(1000, ge=1)
+    max_history_turns: int = Field(20, ge=0, le=1000)
     max_request_bytes: int = Field(6_000_000, ge=1)
 
 
@@ -174,8 +187,22 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment beats explicit values (TOML files are passed as init values).
-        return (env_settings, init_settings)
+        # First wins: explicit overrides (the CLI's flags), then the environment, then the files.
+        return (init_settings, env_settings, _FileSource(settings_cls))
+
+
+# The merged TOML files of the load_settings call in progress (a source below the environment).
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("_FILE_VALUES", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The TOML files' values, merged section-wise by pydantic-settings with the sources above."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE_VALUES.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get() or {})
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -199,13 +226,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Read ``config/default.toml``, then ``config_file`` (if any), then ``overrides``,
-    then ``BYLINE_*`` environment variables, and validate the result.
+    """Read ``config/default.toml``, then ``config_file`` (if any), then ``BYLINE_*``
+    environment variables, then ``overrides`` (None means no override; a nested dict
+    overrides only the keys it sets), and validate the result.
 
-    Raises ``ValueError`` naming the file or field when a value is invalid.
+    Raises ``ValueError`` naming the file or field when a value is invalid or unknown.
     """
     values = _read_toml(DEFAULT_TOML)
     if config_file is not None:
         values = _deep_merge(values, _read_toml(Path(config_file)))
-    values = _deep_merge(values, {k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    token = _FILE_VALUES.set(values)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _FILE_VALUES.reset(token)

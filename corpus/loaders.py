@@ -303,7 +303,7 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
             return
         for i, record in enumerate(records):
             label = where if len(records) == 1 else f"{where}[{i}]"
-            yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory),
+            yield _result(label, lambda r=record, at=label: article_from_record(r, at, factory),
                           _given_id(factory, record))
         return
     if not text.strip():
@@ -321,7 +321,7 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
         except RecursionError:
             yield LoadResult(label, reason=f"{label}: malformed JSON: nested too deeply")
             continue
-        yield _result(label, lambda r=record, l=label: article_from_record(r, l, factory),
+        yield _result(label, lambda r=record, at=label: article_from_record(r, at, factory),
                       _given_id(factory, record))
 
 

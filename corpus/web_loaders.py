@@ -151,10 +151,10 @@ def load_feed(feed_url: str, factory: ArticleFactory, *, timeout: float) -> Iter
             content = content or entry.get("summary", "")
             if content.strip():
                 text = _html_to_text(content)
-                result = _result(where, lambda t=text, e=entry, l=link: entry_factory.build(
-                    where, article_id=None, title=e.get("title", ""), text=t, url=l,
-                    published=_feed_date(e), source=outlet, id_origin=l or e.get("id") or None,
-                    id_hint=url_hint(l) if l else ""))
+                result = _result(where, lambda t=text, e=entry, w=where, u=link: entry_factory.build(
+                    w, article_id=None, title=e.get("title", ""), text=t, url=u,
+                    published=_feed_date(e), source=outlet, id_origin=u or e.get("id") or None,
+                    id_hint=url_hint(u) if u else ""))
             elif result is None:
                 result = LoadResult(where, reason=f"{where}: entry has no link and no content")
         yield result
@@ -170,9 +170,10 @@ def _feed_date(entry: Any) -> dt.date | None:
 def _html_to_text(fragment: str) -> str:
     if "<" not in fragment:
         return fragment
+    from lxml import etree
     from lxml import html as lxml_html
 
     try:
         return lxml_html.fromstring(fragment).text_content()
-    except Exception:  # lxml raises several types on broken fragments
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):  # broken or empty fragments
         return re.sub(r"<[^>]+>", " ", fragment)

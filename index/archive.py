@@ -33,7 +33,7 @@ from index.dense import DenseIndex, choose_type
 from index.dense_keeper import DenseKeeper
 from index.embedder import Embedder
 from index.lexical_keeper import LexicalKeeper
-from index.shared import ADD_BATCH_ARTICLES, EmbeddingComponents, chunk_and_embed, chunk_count
+from index.shared import EmbeddingComponents, chunk_and_embed, chunk_count
 from index.store import SCHEMA_VERSION, ArticleStore
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class Archive(EmbeddingComponents):
         self.store.close()
 
     @staticmethod
-    def _write_lock_for(path: Path):  # noqa: ANN205
+    def _write_lock_for(path: Path):
         from filelock import FileLock
 
         return FileLock(str(path / LOCK_FILE))
@@ -182,16 +182,16 @@ class Archive(EmbeddingComponents):
         Per article: ``added``; ``unchanged`` when the same id holds the same content;
         ``updated`` when the same id holds other content (its chunks are replaced);
         ``rejected`` with a reason. Two different articles with one id in the same call:
-        the later one is rejected. Commits every :data:`ADD_BATCH_ARTICLES` articles, each
+        the later one is rejected. Commits every ``ingest.batch_articles`` articles, each
         article wholly or not at all.
         """
         with self.write_lock(lambda: log.warning("waiting for another writer to finish...")):
-            results = add_in_batches(articles, self._add_batch, batch_size=ADD_BATCH_ARTICLES,
+            results = add_in_batches(articles, self._add_batch, batch_size=self.settings.ingest.batch_articles,
                                      progress=progress, on_result=on_result)
             self._maybe_snapshot()
         return results
 
-    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
+    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:
         stored = self.store.content_hashes([a.id for _, a in batch])
         todo: list[tuple[str, Article, str]] = []
         for where, article in batch:
@@ -209,7 +209,7 @@ class Archive(EmbeddingComponents):
         with self.store.transaction() as conn:
             generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
             self._stamp_embedder(conn)
-            for (where, article, status), (spans, vectors) in zip(todo, embedded):
+            for (_, article, status), (spans, vectors) in zip(todo, embedded):
                 added_at = ArticleStore.added_at(conn, article.id)
                 if status == "updated":
                     ArticleStore.delete_article(conn, article.id, generation)
@@ -243,7 +243,7 @@ class Archive(EmbeddingComponents):
         except (OSError, ValueError, RuntimeError, ArchiveError) as exc:
             log.warning("lexical index not brought up to date (%s); it will be replayed from the store", exc)
 
-    def _stamp_embedder(self, conn) -> None:  # noqa: ANN001
+    def _stamp_embedder(self, conn) -> None:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if "embedder_fingerprint" not in meta:
             ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
@@ -320,7 +320,7 @@ class Archive(EmbeddingComponents):
         """Metadata of the stored ones among ``article_ids``."""
         return self.store.summaries(list(article_ids))
 
-    def read_snapshot(self):  # noqa: ANN201 - a context manager
+    def read_snapshot(self):  # a context manager
         """``with archive.read_snapshot():`` this thread's reads see one committed state."""
         return self.store.read_snapshot()
 

@@ -19,7 +19,7 @@ def article_where(article: Article) -> str:
     return article.url or article.id
 
 
-def progress_bar(enabled: bool):  # noqa: ANN201 - a tqdm bar or None
+def progress_bar(enabled: bool):  # a tqdm bar or None
     """A tqdm bar counting articles, or None."""
     if not enabled:
         return None

@@ -82,7 +82,7 @@ class DenseIndex:
         self.index = None
 
     # -- building ------------------------------------------------------------------------
-    def _new_index(self, training: np.ndarray | None):  # noqa: ANN202 - a faiss index
+    def _new_index(self, training: np.ndarray | None):  # a faiss index
         import faiss
 
         if self.faiss_type == "flat":

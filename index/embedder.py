@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from config.environment import use_offline_environment
+
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
@@ -44,8 +46,7 @@ def _load(path: Path, device: str) -> "SentenceTransformer":
     key = (str(path), device)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            use_offline_environment()
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
@@ -78,7 +79,7 @@ class Embedder:
         return _load(self.path, self.device)
 
     @cached_property
-    def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer
+    def tokenizer(self):  # a transformers tokenizer
         """The model's Hugging Face (fast) tokenizer."""
         return self.model.tokenizer
 
@@ -133,13 +134,13 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def embedder_from_settings(settings) -> Embedder:  # noqa: ANN001 - config.Settings
+def embedder_from_settings(settings) -> Embedder:  # config.Settings
     """The :class:`Embedder` described by ``settings.embedding`` (model loads lazily)."""
     cfg = settings.embedding
     return Embedder(cfg.model_path or None, batch_size=cfg.batch_size, device=cfg.device)
 
 
-def chunker_for(embedder: Embedder, settings):  # noqa: ANN001, ANN201 - Settings -> Chunker
+def chunker_for(embedder: Embedder, settings):  # Settings -> Chunker
     """A chunker sized by ``settings.chunking`` in ``embedder``'s word pieces, never above
     what the model reads (``max_seq_length`` minus [CLS] and [SEP])."""
     from corpus.chunking import Chunker

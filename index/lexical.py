@@ -165,7 +165,7 @@ class LexicalState:
 _EPOCH = dt.date(1970, 1, 1)
 
 
-def _schema():  # noqa: ANN202 - a tantivy.Schema
+def _schema():  # a tantivy.Schema
     import tantivy
 
     builder = tantivy.SchemaBuilder()
@@ -187,7 +187,7 @@ class TantivyIndex:
     (:meth:`apply`) must be made under the archive's write lock.
     """
 
-    def __init__(self, path: Path, index, schema) -> None:  # noqa: ANN001 - tantivy objects
+    def __init__(self, path: Path, index, schema) -> None:  # tantivy objects
         self.path = path
         self._index = index
         self._schema = schema
@@ -352,7 +352,7 @@ class TantivyIndex:
         self.reload()
 
 
-def _document(row: LexicalRow):  # noqa: ANN202 - a tantivy.Document
+def _document(row: LexicalRow):  # a tantivy.Document
     import tantivy
 
     doc = tantivy.Document()

@@ -17,10 +17,6 @@ from index.embedder import Embedder, chunker_for, embedder_from_settings
 if TYPE_CHECKING:  # pragma: no cover
     from corpus.chunking import Chunker
 
-# Articles embedded and committed together while adding: large enough to keep the model
-# busy with full batches, small enough that an interrupted add loses little work.
-ADD_BATCH_ARTICLES = 32
-
 Spans = list[tuple[int, int, int]]
 """An article's chunks as ``(index, start, end)``: ``article.text[start:end]`` is a chunk."""
 

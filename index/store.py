@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import sqlite3
 import threading
 import time
@@ -89,7 +88,7 @@ def fts_query(text: str, terms: Sequence[str] | None = None) -> str | None:
     return " OR ".join(quoted) if quoted else None
 
 
-def _porter():  # noqa: ANN202 - a PyStemmer stemmer or None
+def _porter():  # a PyStemmer stemmer or None
     try:
         import Stemmer
 
@@ -202,14 +201,14 @@ class ArticleStore:
                 raise self._failed(exc) from None
             return self.conn
 
-        def __exit__(self, exc_type, exc, tb) -> bool:  # noqa: ANN001
+        def __exit__(self, exc_type, exc, tb) -> bool:
             try:
                 return self._finish(exc_type, exc)
             finally:
                 if self.own:
                     self.conn.close()
 
-        def _finish(self, exc_type, exc) -> bool:  # noqa: ANN001
+        def _finish(self, exc_type, exc) -> bool:
             if exc_type is None:
                 try:
                     self.conn.execute("COMMIT")

@@ -51,7 +51,7 @@ def f1_score(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def max_over_golds(metric, prediction: str | None, golds: Sequence[str]) -> float:  # noqa: ANN001
+def max_over_golds(metric, prediction: str | None, golds: Sequence[str]) -> float:
     """``metric`` of ``prediction`` against the best gold; 0.0 for no prediction (abstained)."""
     if prediction is None or not golds:
         return 0.0

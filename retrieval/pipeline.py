@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 from config.settings import Settings
 from index.base import IndexBackend, SearchFilters
 from retrieval.readers import make_reader
-from retrieval.readers.base import Reader, TextEmbedder
+from retrieval.readers.base import FollowupRewriter, Reader, StreamingReader, TextEmbedder
 from retrieval.retriever import HybridRetriever, Mode
 from retrieval.types import Answer, Citation, ExtractedAnswer, Passage, PassageRef, Span
 
@@ -72,10 +72,9 @@ class QAPipeline:
         """The question with follow-up references resolved against ``history``."""
         if not history:
             return question
-        rewrite = getattr(self.reader, "rewrite", None)  # the LLM reader rewrites follow-ups itself
-        if rewrite is not None:
+        if isinstance(self.reader, FollowupRewriter):  # the LLM reader rewrites follow-ups itself
             try:
-                rewritten = (rewrite(question, list(history)) or "").strip()
+                rewritten = (self.reader.rewrite(question, list(history)) or "").strip()
                 if rewritten:
                     return rewritten
             except Exception as exc:  # noqa: BLE001 - any failure falls back to the rules below
@@ -192,8 +191,8 @@ class QAPipeline:
                     citations = citations[:1]
                 else:
                     # An LLM reader supplies its verified reply ([n] numbered as these citations).
-                    text = getattr(extracted, "reply", "") or f"{extracted.answer} [1]. {quoted(first.quote)}"
-                    if len(citations) > 1 and not getattr(extracted, "reply", "") and not note:
+                    text = extracted.reply or f"{extracted.answer} [1]. {quoted(first.quote)}"
+                    if len(citations) > 1 and not extracted.reply and not note:
                         text += " See also " + ", ".join(f"[{c.n}]" for c in citations[1:]) + "."
                 if note:  # e.g. "another figure is given: ..." or why the fallback reader answered
                     text += f" ({note})"
@@ -252,8 +251,8 @@ class QAPipeline:
             yield "delta", chat.text
             yield "answer", chat
             return
-        reader_stream = getattr(self.reader, "stream", None)
-        if reader_stream is not None:
+        if isinstance(self.reader, StreamingReader):
+            reader_stream = self.reader.stream
             standalone = self.standalone_question(question, history)
             passages, reading, texts = self._retrieve(standalone, filters, k, "hybrid")
             extracted = None

@@ -197,7 +197,7 @@ def _focus_sentence(question: str) -> str:
 _RUN_POS = {"ADJ", "NOUN", "PROPN", "NUM", "ADV", "PART", "PUNCT", "X"}
 
 
-def _head_token(doc, i: int):  # noqa: ANN001, ANN202 - a spacy Doc / Token
+def _head_token(doc, i: int):  # a spacy Doc / Token
     """The head-noun token of the noun phrase right after token ``i`` (or None); see
     :func:`_head_after`."""
     run = []
@@ -225,7 +225,7 @@ _TIME_UNITS = {"second": "TIME", "minute": "TIME", "hour": "TIME", "day": "DATE"
 _COUNT_WORDS = {"two", "three", "four", "five", "both", "several", "multiple"}
 
 
-def _head_after(doc, i: int) -> str | None:  # noqa: ANN001 - a spacy Doc
+def _head_after(doc, i: int) -> str | None:  # a spacy Doc
     """Singular lower-case head noun of the noun phrase right after token ``i`` (or None).
 
     The run stops at the first verb, auxiliary, adposition, determiner or pronoun; a

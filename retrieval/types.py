@@ -62,6 +62,9 @@ class ExtractedAnswer:
     ``"answered" | "uncertain" | "abstained"``, or ``""`` when the reader leaves it to the
     pipeline's ``reader.abstain_threshold``. ``note`` is a remark shown after the reply
     (e.g. "another figure is given: ..."); ``reader`` names the reader that answered.
+    ``reply`` is a reader's own reply text, whose ``[n]`` follow the pipeline's citation
+    numbering ([1] = ``evidence_span``, [2..] = ``extra_evidence`` in order), or ``""`` to
+    let the pipeline write it (every extractive reader).
     """
 
     article_id: str
@@ -73,6 +76,7 @@ class ExtractedAnswer:
     status: str = ""
     note: str = ""
     reader: str = ""
+    reply: str = ""
 
 
 @dataclass(frozen=True)

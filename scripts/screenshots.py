@@ -71,7 +71,7 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 240) -> None:
 def host_site(html: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     """A second local origin serving ``/intranet.html``."""
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:  # http.server API
             data = html.encode() if self.path.startswith("/intranet.html") else b"not found"
             self.send_response(200 if self.path.startswith("/intranet.html") else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -87,7 +87,7 @@ def host_site(html: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
-def ask(page, question: str, selector: str) -> None:  # noqa: ANN001
+def ask(page, question: str, selector: str) -> None:
     """Type ``question``, press Enter and wait for a reply matching ``selector``."""
     before = page.locator(selector).count()
     page.locator("#byline-question textarea").fill(question)

@@ -148,7 +148,7 @@ class LocalServer:
         routes, hits = self.routes, self.hits
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:  # http.server API
                 hits.append(self.path)
                 content_type, body, status = routes.get(self.path, ("text/plain", b"not found", 404))
                 self.send_response(status)
@@ -208,7 +208,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 @pytest.fixture(scope="session")
-def browser():  # noqa: ANN201 - a playwright Browser
+def browser():  # a playwright Browser
     """One headless Chromium (Debian's /usr/bin/chromium, never a downloaded browser) for
     the whole session: Playwright's sync API allows one running instance per thread."""
     if not Path(CHROMIUM).exists():
@@ -221,7 +221,7 @@ def browser():  # noqa: ANN201 - a playwright Browser
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201
+def service(tmp_path_factory: pytest.TempPathFactory, embedder):
     """A warmed-up QAService (archive + pipeline) over the sample corpus in a temp data dir."""
     from config.settings import load_settings
     from index.archive import Archive

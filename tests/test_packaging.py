@@ -55,7 +55,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], li
     return wheel, names, tracked
 
 
-def test_wheel_holds_every_runtime_module_and_nothing_else(built) -> None:  # noqa: ANN001
+def test_wheel_holds_every_runtime_module_and_nothing_else(built) -> None:
     _, names, tracked = built
     assert {n.split("/", 1)[0] for n in names if ".dist-info/" not in n} == TOP_LEVEL
     # every tracked module of the runtime packages, subpackages (retrieval/readers) included
@@ -66,7 +66,7 @@ def test_wheel_holds_every_runtime_module_and_nothing_else(built) -> None:  # no
     assert not missing, f"modules missing from the wheel: {missing}"
 
 
-def test_wheel_holds_the_data_and_the_reader_model(built) -> None:  # noqa: ANN001
+def test_wheel_holds_the_data_and_the_reader_model(built) -> None:
     _, names, _ = built
     present = set(names)
     assert not [d for d in DATA if d not in present]
@@ -76,7 +76,7 @@ def test_wheel_holds_the_data_and_the_reader_model(built) -> None:  # noqa: ANN0
     assert model_files and not sorted(set(model_files) - present)
 
 
-def test_wheel_declares_the_byline_command(built) -> None:  # noqa: ANN001
+def test_wheel_declares_the_byline_command(built) -> None:
     wheel, names, _ = built
     [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     with zipfile.ZipFile(wheel) as archive:
@@ -84,7 +84,7 @@ def test_wheel_declares_the_byline_command(built) -> None:  # noqa: ANN001
     assert "[console_scripts]" in text and "byline = cli:main" in text
 
 
-def test_installed_wheel_imports_from_its_own_files(built, tmp_path: Path) -> None:  # noqa: ANN001
+def test_installed_wheel_imports_from_its_own_files(built, tmp_path: Path) -> None:
     """Installed (not editable) into a folder put first on ``sys.path``, the modules and the
     files they open come from the installed copy, not from this checkout."""
     wheel, _, _ = built

@@ -64,7 +64,7 @@ def _words(text: str) -> set[str]:
 
 
 def build_examples(dev_dir: Path, seed: int = 13, *, synthetic_per_article: int = 60,
-                   off_passage_rate: float = 0.2, nlp=None) -> list[dict]:  # noqa: ANN001
+                   off_passage_rate: float = 0.2, nlp=None) -> list[dict]:
     """All training examples (see the module docstring). ``nlp``: a spaCy pipeline
     (default: the packaged en_core_web_sm). Raises ``FileNotFoundError`` naming the file."""
     rng = random.Random(seed)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -134,7 +133,7 @@ def choose_thresholds(conf: Sequence[float], f1: Sequence[float], answerable: Se
     return answer_t, uncertain_t
 
 
-def _proposals(questions: list[dict], pipeline, reader, model_dir: Path) -> list[tuple]:  # noqa: ANN001
+def _proposals(questions: list[dict], pipeline, reader, model_dir: Path) -> list[tuple]:
     """``(passages, article texts, Proposal)`` per question: the retrieval and span-model
     part, cached in ``training/.cache/proposals-<key>.pkl`` (the key names the weights, the
     passages read and the questions) so that a change of features or rules re-fits in a
@@ -152,7 +151,7 @@ def _proposals(questions: list[dict], pipeline, reader, model_dir: Path) -> list
         return pickle.loads(path.read_bytes())
     out = []
     for q in tqdm(questions, unit="q", mininterval=10):
-        _, reading, texts = pipeline._retrieve(q["question"], None, None, "hybrid")
+        _, reading, texts = pipeline._retrieve(q["question"], None, None, "hybrid")  # noqa: SLF001 - the reader's exact input
         proposal = reader.propose(q["question"], reading, texts) if reading else None
         ids = {p.article_id for p in reading}
         out.append((reading, {k: v for k, v in texts.items() if k in ids}, proposal))
@@ -165,7 +164,7 @@ def _weight(q: dict) -> float:
     return NEWS_WEIGHT if q["corpus"] == "news" else 1.0
 
 
-def _top(cal, rows, spans) -> tuple[int, tuple[float, ...]]:  # noqa: ANN001
+def _top(cal, rows, spans) -> tuple[int, tuple[float, ...]]:
     """The index of the top-ranked span of ``rows`` and its confidence features, as the
     reader computes them (:meth:`TrainedReader.decide`)."""
     from retrieval.readers.trained import confidence_values
@@ -175,7 +174,7 @@ def _top(cal, rows, spans) -> tuple[int, tuple[float, ...]]:  # noqa: ANN001
     return k, confidence_values(rows[k][0], probs, k, spans)
 
 
-def _outcomes(cal, per_question) -> tuple[list[float], list[float], list[bool], list[float]]:  # noqa: ANN001
+def _outcomes(cal, per_question) -> tuple[list[float], list[float], list[bool], list[float]]:
     """Question-level ``(confidence, F1 of the answer it would get, answerable, weight)``."""
     conf, f1, answerable, weight = [], [], [], []
     for q, rows, spans in per_question:
@@ -191,7 +190,7 @@ def _outcomes(cal, per_question) -> tuple[list[float], list[float], list[bool], 
     return conf, f1, answerable, weight
 
 
-def fit(per_question):  # noqa: ANN001, ANN201 - list of (question, [(features, F1)], spans) -> Calibration
+def fit(per_question):  # list of (question, [(features, F1)], spans) -> Calibration
     """Ranking, confidence and thresholds fitted on ``per_question`` (module docstring)."""
     from retrieval.readers.trained import CONFIDENCE_FEATURES, FEATURES, Calibration
 
@@ -212,7 +211,7 @@ def fit(per_question):  # noqa: ANN001, ANN201 - list of (question, [(features, 
     return Calibration(scored.rank_weights, scored.weights, scored.bias, answer_t, uncertain_t)
 
 
-def figures(cal, per_question) -> dict[str, dict[str, float]]:  # noqa: ANN001
+def figures(cal, per_question) -> dict[str, dict[str, float]]:
     """Per corpus: top-1 right among answerable questions, answered rate (answerable), right
     among answered, abstain recall, F1 (answered answerable questions; others score 0) and the
     uncertain rate, at ``cal``'s thresholds."""
@@ -240,10 +239,9 @@ def _fold(q: dict, folds: int) -> int:
     return int(hashlib.sha1(str(q.get("article_id") or q["id"]).encode()).hexdigest(), 16) % folds
 
 
-def cross_validate(per_question, folds: int = 5) -> dict[str, dict[str, float]]:  # noqa: ANN001
+def cross_validate(per_question, folds: int = 5) -> dict[str, dict[str, float]]:
     """5-fold cross-validated (by article) figures of :func:`figures`: each fold is judged by
     the ranking, confidence and thresholds fitted on the other four. Printed and returned."""
-    from retrieval.readers.trained import Calibration
 
     judged = []
     for k in range(folds):
@@ -277,7 +275,7 @@ def cross_validate(per_question, folds: int = 5) -> dict[str, dict[str, float]]:
     return out
 
 
-def question_rows(questions: list[dict], proposals: list[tuple], reader) -> list[tuple]:  # noqa: ANN001
+def question_rows(questions: list[dict], proposals: list[tuple], reader) -> list[tuple]:
     """``(question, [(features, F1 of the span)], the model's spans)`` per question."""
     from retrieval.metrics import f1_score
 

@@ -10,12 +10,12 @@ on 2 cores).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Sequence
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from config.environment import use_offline_environment
+
+use_offline_environment()
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_DIR = ROOT.parent / "shared" / "data" / "dev"
@@ -25,7 +25,7 @@ SAMPLE_DIR = ROOT / "corpus" / "sample"
 __all__ = ["open_eval_archive", "ROOT", "DEV_DIR", "BLIND_DIR", "SAMPLE_DIR"]
 
 
-def open_eval_archive(article_files: Sequence[Path], settings=None):  # noqa: ANN001, ANN201 - IndexBackend
+def open_eval_archive(article_files: Sequence[Path], settings=None):  # IndexBackend
     """An archive holding every article of ``article_files`` (JSON Lines), built on first use.
 
     Raises ``FileNotFoundError`` naming a missing file.

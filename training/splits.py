@@ -17,8 +17,8 @@ from typing import Iterator
 
 __all__ = ["SPLITS", "split_of", "question_split", "read_jsonl", "DEV_DIR"]
 
-from retrieval.evaluation import SPLITS, dev_split  # noqa: E402 - the one definition of the split
-from training.harness import DEV_DIR  # noqa: E402
+from retrieval.evaluation import SPLITS, dev_split
+from training.harness import DEV_DIR
 
 
 def split_of(key: str) -> str:

@@ -77,7 +77,7 @@ def _clean(text: str) -> str:
     return text.rstrip(".!?")
 
 
-def _span_text(doc, tokens) -> str:  # noqa: ANN001
+def _span_text(doc, tokens) -> str:
     """Text of tokens in order with their original spacing; a space where tokens were left
     out between them; quotation marks dropped."""
     toks = sorted(tokens, key=lambda t: t.i)
@@ -96,14 +96,14 @@ def _span_text(doc, tokens) -> str:  # noqa: ANN001
     return text
 
 
-def _lower_first(doc_tokens_text: str, first) -> str:  # noqa: ANN001
+def _lower_first(doc_tokens_text: str, first) -> str:
     """Lower-case the first letter unless the first token is a proper noun or "I"."""
     if first is None or first.pos_ == "PROPN" or first.text == "I" or first.ent_type_:
         return doc_tokens_text
     return doc_tokens_text[:1].lower() + doc_tokens_text[1:]
 
 
-def _verb_phrase(root, drop: set[int]) -> tuple[str, str] | None:  # noqa: ANN001
+def _verb_phrase(root, drop: set[int]) -> tuple[str, str] | None:
     """``(aux_or_do, rest)`` for inverting the clause of ``root`` without the token ids in
     ``drop`` and without its subject: "the council approved the budget" -> ("did", "the
     council approve the budget"). None when the clause has no plain subject."""
@@ -174,7 +174,7 @@ def _decoy(question: str, rng: random.Random, names: list[str]) -> str | None:
     return None
 
 
-def questions_for_article(text: str, nlp, rng: random.Random, *, max_per_sentence: int = 2,  # noqa: ANN001
+def questions_for_article(text: str, nlp, rng: random.Random, *, max_per_sentence: int = 2,
                           decoy_rate: float = 0.35) -> list[SyntheticQuestion]:
     """Generate questions for one article (``text`` = its body; offsets index it).
 
@@ -210,7 +210,7 @@ def questions_for_article(text: str, nlp, rng: random.Random, *, max_per_sentenc
     return out
 
 
-def _attribution(doc, base: int, ents_before, rng: random.Random, text: str) -> list[SyntheticQuestion]:  # noqa: ANN001
+def _attribution(doc, base: int, ents_before, rng: random.Random, text: str) -> list[SyntheticQuestion]:
     out = []
     for tok in doc:
         if tok.pos_ != "VERB" or tok.lemma_ not in _REPORT_SYNONYMS:
@@ -258,7 +258,7 @@ def _attribution(doc, base: int, ents_before, rng: random.Random, text: str) -> 
     return out
 
 
-def _entity_questions(doc, base: int, rng: random.Random) -> list[SyntheticQuestion]:  # noqa: ANN001
+def _entity_questions(doc, base: int, rng: random.Random) -> list[SyntheticQuestion]:
     out = []
     roots = [t for t in doc if t.dep_ == "ROOT" and t.pos_ in {"VERB", "AUX"}]
     if not roots:

@@ -35,7 +35,7 @@ CACHE = Path(__file__).parent / ".cache"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "retrieval" / "readers" / "models" / "byline-reader-minilm"
 
 
-def encode_examples(examples: list[dict], tokenizer, max_length: int, stride: int, rng: random.Random,  # noqa: ANN001
+def encode_examples(examples: list[dict], tokenizer, max_length: int, stride: int, rng: random.Random,
                     negative_window_rate: float = 0.3) -> list[dict]:
     """Tokenise examples into training windows with start/end token targets.
 
@@ -66,7 +66,7 @@ def encode_examples(examples: list[dict], tokenizer, max_length: int, stride: in
     return windows
 
 
-def _batches(windows: list[dict], batch_size: int, rng: random.Random, pad_id: int):  # noqa: ANN202
+def _batches(windows: list[dict], batch_size: int, rng: random.Random, pad_id: int):
     import torch
 
     order = list(range(len(windows)))
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"saved fp16 weights to {args.out}", flush=True)
 
 
-def _save(model, tokenizer, out: Path, info: dict) -> None:  # noqa: ANN001
+def _save(model, tokenizer, out: Path, info: dict) -> None:
     """fp16 safetensors + tokenizer files + ``training_args.json`` into ``out``."""
     model.eval()
     model.half()

@@ -246,7 +246,7 @@ def build_api_router(service: QAService) -> APIRouter:
                         yield _sse("answer", value.to_dict())  # type: ignore[union-attr]
             except RequestError as exc:
                 yield _sse("error", {"error": str(exc), "status": exc.status})
-            except Exception:  # noqa: BLE001 - reported as an event, logged with traceback
+            except Exception:
                 log.exception("error while streaming an answer")
                 yield _sse("error", {"error": "internal error (see the server log)", "status": 500})
 

@@ -161,7 +161,7 @@ def answer_html(answer: Mapping[str, Any], meta: Mapping[str, Mapping[str, Any]]
         for c in cited[1:]:
             if c.n in figures:
                 outlet = (meta.get(c.article_id) or {}).get("source") or ""
-                parts.append(f'<p class="byline-other">Another figure is given'
+                parts.append('<p class="byline-other">Another figure is given'
                              + (f" by {esc(outlet)}" if outlet else "") + f": {esc(figures[c.n])}</p>")
             parts.append(_quote_block(c))
         parts.append(sources_html(answer, cited, meta))

@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 SAMPLE_ARTICLES = Path(__file__).resolve().parents[1] / "corpus" / "sample" / "articles.jsonl"
 SAMPLE_QUESTIONS = Path(__file__).resolve().parents[1] / "corpus" / "sample" / "questions.jsonl"
 WARM_UP_QUESTION = "Who is the finance director?"
-MAX_HISTORY_TURNS = 20
 
 
 class RequestError(ValueError):
@@ -64,7 +63,7 @@ class QAService:
             t0 = time.perf_counter()
             try:
                 self.pipeline.warm_up(WARM_UP_QUESTION)
-            except Exception as exc:  # noqa: BLE001 - a failed warm-up must not stop the server
+            except Exception as exc:
                 self.warm_up_error = f"{type(exc).__name__}: {exc}"
                 log.exception("warm-up failed; questions will load the models on demand")
             self.warm_up_seconds = round(time.perf_counter() - t0, 2)
@@ -99,9 +98,8 @@ class QAService:
             raise RequestError(f"question: {len(question)} characters, the limit is {limit}")
         return question
 
-    @staticmethod
-    def check_history(history: Any) -> list[tuple[str, str]]:
-        """``[[question, answer], ...]`` as tuples (the last :data:`MAX_HISTORY_TURNS`)."""
+    def check_history(self, history: Any) -> list[tuple[str, str]]:
+        """``[[question, answer], ...]`` as tuples (the last ``server.max_history_turns``)."""
         if history is None:
             return []
         if not isinstance(history, list):
@@ -114,7 +112,8 @@ class QAService:
             if not all(_valid_unicode(x) for x in turn):
                 raise RequestError(f"history[{i}]: invalid Unicode (a lone surrogate)")
             turns.append((turn[0], turn[1]))
-        return turns[-MAX_HISTORY_TURNS:]
+        keep = self.settings.server.max_history_turns
+        return turns[-keep:] if keep else []
 
     @staticmethod
     def check_filters(filters: Any) -> SearchFilters | None:
@@ -131,7 +130,7 @@ class QAService:
 
     # -- answering ----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (),
-            filters: SearchFilters | None = None, k: int | None = None):  # noqa: ANN201 - Answer
+            filters: SearchFilters | None = None, k: int | None = None):  # Answer
         """``pipeline.ask`` after warm-up; ``ValueError`` becomes :class:`RequestError`."""
         self.wait_ready()
         try:

@@ -24,7 +24,7 @@ from index.milvus.client import INSERT_BATCH, QUERY_BATCH, check_prefix, connect
 from index.milvus.rows import (HEAD_FIELDS, VersionRows, article_of, newest_first, summary_of,
                                too_long_field)
 from index.milvus.schema import CHUNK_FIELDS, SCHEMA_VERSION, VARCHAR_MAX, Collections
-from index.shared import ADD_BATCH_ARTICLES, EmbeddingComponents, chunk_and_embed, chunk_count
+from index.shared import EmbeddingComponents, chunk_and_embed, chunk_count
 
 log = logging.getLogger(__name__)
 
@@ -139,13 +139,13 @@ class MilvusArchive(EmbeddingComponents):
             on_result: Callable[[AddResult], None] | None = None) -> list[AddResult]:
         """Add articles (or loader results); statuses as :meth:`index.archive.Archive.add`."""
         with self.write_lock():
-            results = add_in_batches(articles, self._add_batch, batch_size=ADD_BATCH_ARTICLES,
+            results = add_in_batches(articles, self._add_batch, batch_size=self.settings.ingest.batch_articles,
                                      progress=progress, on_result=on_result)
             if any(r.status in ("added", "updated") for r in results):
                 self.db.settle()
         return results
 
-    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:  # noqa: ANN001
+    def _add_batch(self, batch: list[tuple[str, Article]], emit: Callable[[AddResult], None], bar) -> None:
         heads = self.heads([a.id for _, a in batch])
         todo: list[tuple[str, Article, str]] = []
         for where, article in batch:
@@ -261,8 +261,9 @@ class MilvusArchive(EmbeddingComponents):
             for start in range(0, len(dead), QUERY_BATCH):
                 self.client.delete(self.articles_name, filter=ids_expr("key", dead[start:start + QUERY_BATCH]))
             versions = [(article, spans, vectors) for article, (spans, vectors) in zip(articles, embedded)]
-            for start in range(0, len(versions), ADD_BATCH_ARTICLES):
-                self.write_versions(versions[start:start + ADD_BATCH_ARTICLES], {})
+            batch = self.settings.ingest.batch_articles
+            for start in range(0, len(versions), batch):
+                self.write_versions(versions[start:start + batch], {})
             self.db.settle()
             return chunk_count(embedded)
 

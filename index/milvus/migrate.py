@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from index.base import AddResult, ArchiveError
-from index.shared import ADD_BATCH_ARTICLES
 
 if TYPE_CHECKING:  # pragma: no cover
     from index.archive import Archive
@@ -79,7 +78,7 @@ def import_embedded(target: "MilvusArchive", source: "Archive", *, progress: boo
                     rows.append((record.index, record.start, record.end, cid, vector))
                     if len(rows) == declared.get(record.article_id, -1):
                         ready.append(record.article_id)
-                    if len(ready) >= ADD_BATCH_ARTICLES:
+                    if len(ready) >= target.settings.ingest.batch_articles:
                         flush(ready)
                         ready = []
             # Articles whose chunks did not all turn up (a damaged store) go as they are.

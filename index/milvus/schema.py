@@ -65,7 +65,7 @@ class Collections:
         self._has_chunks = None
         self.chunks_ready()
 
-    def _schema(self):  # noqa: ANN202
+    def _schema(self):
         return self.client.create_schema(auto_id=False, enable_dynamic_field=False)
 
     def _create(self, name: str, schema: Any, index: Any) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Mapping, Protocol, Sequence
+from typing import Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from retrieval.types import ExtractedAnswer, Passage
 
-__all__ = ["Reader", "SpanInvariantError", "TextEmbedder", "check_answer"]
+__all__ = ["FollowupRewriter", "Reader", "SpanInvariantError", "StreamingReader", "TextEmbedder", "check_answer"]
 
 
 class TextEmbedder(Protocol):
@@ -30,7 +30,7 @@ class Reader(ABC):
     generates: bool = False
     streams_drafts: bool = False
 
-    def load(self) -> None:
+    def load(self) -> None:  # noqa: B027 - optional hook: a reader without models need not override it
         """Load models now (the server's warm-up); the default loads nothing."""
 
     @abstractmethod
@@ -47,6 +47,31 @@ class Reader(ABC):
         Returns None only when there is nothing to read (no passages, no text).
         The caller abstains when ``confidence`` is below ``reader.abstain_threshold``.
         """
+
+
+@runtime_checkable
+class StreamingReader(Protocol):
+    """A reader that can show its answer while it is produced (the ``llm`` reader).
+
+    ``stream`` yields text pieces (``str``; drafts when the reader's ``streams_drafts`` is
+    True), then exactly one final item: the answer, or None when there is nothing to read.
+    The pipeline checks this capability with ``isinstance``; other readers answer at once.
+    """
+
+    def stream(self, question: str, passages: Sequence[Passage],
+               article_texts: Mapping[str, str]) -> Iterator[str | ExtractedAnswer | None]: ...
+
+
+@runtime_checkable
+class FollowupRewriter(Protocol):
+    """A reader that rewrites a follow-up into a standalone question itself (the ``llm`` reader).
+
+    ``history`` holds earlier ``(question, answer)`` turns, oldest first. It may raise any
+    ``Exception`` (an endpoint failure, a setting turned off); the pipeline then falls back
+    to its own rule-based rewriting.
+    """
+
+    def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str: ...
 
 
 class SpanInvariantError(ValueError):

@@ -47,7 +47,7 @@ class Candidate:
     tok_end: int
 
 
-def _trim(doc, i: int, j: int) -> tuple[int, int]:  # noqa: ANN001 - spacy Doc
+def _trim(doc, i: int, j: int) -> tuple[int, int]:  # spacy Doc
     """Shrink token range ``[i, j)`` past leading determiners/possessives/punctuation
     (keeping "the", part of names like "The Tony Awards") and trailing punctuation."""
     while i < j and (doc[i].is_space or doc[i].lower_ in _LEAD_WORDS
@@ -58,7 +58,7 @@ def _trim(doc, i: int, j: int) -> tuple[int, int]:  # noqa: ANN001 - spacy Doc
     return i, j
 
 
-def _add(out: list[Candidate], doc, i: int, j: int, base: int, kind: str, label: str,  # noqa: ANN001
+def _add(out: list[Candidate], doc, i: int, j: int, base: int, kind: str, label: str,
          verb: str = "") -> None:
     i, j = _trim(doc, i, j)
     if j <= i or j - i > 12:
@@ -67,7 +67,7 @@ def _add(out: list[Candidate], doc, i: int, j: int, base: int, kind: str, label:
                          label, verb, i, j))
 
 
-def extract_candidates(doc, base: int, *, clauses: bool = False) -> list[Candidate]:  # noqa: ANN001
+def extract_candidates(doc, base: int, *, clauses: bool = False) -> list[Candidate]:
     """Candidates of a parsed sentence ``doc`` whose text starts at article offset ``base``.
 
     Returns entities (all labels), noun chunks (NP) with one attached "of/on/for" PP,

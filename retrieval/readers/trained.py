@@ -156,7 +156,7 @@ def _proximity(sentence: str, offset: int, a: int, b: int, stems: set[str]) -> f
         return 0.0
     lo, hi = inside[0], inside[-1]
     best = None
-    for k, (s, e, w) in enumerate(words):
+    for k, (_, _, w) in enumerate(words):
         if lo <= k <= hi or _stem(w.lower()) not in stems:
             continue
         d = lo - k if k < lo else k - hi
@@ -288,7 +288,7 @@ class TrainedReader(Reader):
             out.append(CandidateFeatures(cand, evidence, values, answer))
         return out
 
-    def _resolve_pronoun(self, c: SpanCandidate, text: str, s0: int, kind: str | None, nlp) -> SpanCandidate:  # noqa: ANN001
+    def _resolve_pronoun(self, c: SpanCandidate, text: str, s0: int, kind: str | None, nlp) -> SpanCandidate:
         """A pronoun span ("she") of a who-question becomes the nearest preceding PERSON of
         the article (within 3 sentences before ``s0``); other spans are returned as they are."""
         if kind not in {"person", "individual"} or text[c.start:c.end].lower() not in _PRONOUNS:

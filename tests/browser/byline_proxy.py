@@ -60,7 +60,7 @@ class ReverseProxy:
                 finally:
                     conn.close()
 
-            do_GET = do_POST = do_DELETE = do_PUT = do_OPTIONS = do_HEAD = _forward  # noqa: N815
+            do_GET = do_POST = do_DELETE = do_PUT = do_OPTIONS = do_HEAD = _forward
 
             def log_message(self, *args: object) -> None:
                 proxy.log.append(args[0] % args[1:] if len(args) > 1 else str(args[0]))

@@ -14,12 +14,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 DOCKWORKERS = "How many dockworkers walked off the job at the Port of Calloway?"
 
 
-def ask(page, question: str) -> None:  # noqa: ANN001
+def ask(page, question: str) -> None:
     page.locator("#byline-question textarea").fill(question)
     page.locator("#byline-ask").click()
 
 
-def test_ask_cite_and_highlight(server: str, recorded) -> None:  # noqa: ANN001
+def test_ask_cite_and_highlight(server: str, recorded) -> None:
     page = recorded.page
     page.goto(server + "/")
     page.wait_for_selector("#byline-question textarea", timeout=30_000)
@@ -47,7 +47,7 @@ def test_ask_cite_and_highlight(server: str, recorded) -> None:  # noqa: ANN001
     assert recorded.foreign_requests(server) == []
 
 
-def test_new_conversation_and_filters(server: str, recorded) -> None:  # noqa: ANN001
+def test_new_conversation_and_filters(server: str, recorded) -> None:
     page = recorded.page
     page.goto(server + "/")
     page.wait_for_selector("#byline-question textarea", timeout=30_000)
@@ -70,7 +70,7 @@ def test_new_conversation_and_filters(server: str, recorded) -> None:  # noqa: A
     assert recorded.foreign_requests(server) == []
 
 
-def test_example_question_is_asked_on_click(server: str, recorded) -> None:  # noqa: ANN001
+def test_example_question_is_asked_on_click(server: str, recorded) -> None:
     page = recorded.page
     page.goto(server + "/")
     page.wait_for_selector("#byline-question textarea", timeout=30_000)
@@ -87,7 +87,7 @@ HOSTILE_TEXT = ("The Brindlewick ferry carried 4,812 passengers on its first day
                 "Captain {{value}} ${1+1} *Ilse Marrow* said the crossing took [nine](javascript:x) minutes.")
 
 
-def test_article_markup_never_renders_in_the_chat(server: str, recorded) -> None:  # noqa: ANN001
+def test_article_markup_never_renders_in_the_chat(server: str, recorded) -> None:
     r = httpx.post(server + "/api/articles", headers={"Authorization": "Bearer browser-admin"}, timeout=60,
                    json={"id": "test/hostile:1", "title": "<b>Ferry</b> <script>x()</script>", "text": HOSTILE_TEXT,
                          "source": "Brindlewick <i>Post</i>", "published": "2024-05-01",

@@ -37,12 +37,12 @@ CHAT_TEXT = [".byline-tagline", ".byline-logo", "#byline-chat .byline-short", "#
              "#byline-chat .byline-abstain-label", "#byline-chat .byline-closest-label", "#byline-chat .byline-snippet"]
 
 
-def open_chat(page, server: str) -> None:  # noqa: ANN001
+def open_chat(page, server: str) -> None:
     page.goto(server + "/")
     page.wait_for_selector("#byline-question textarea", timeout=30_000)
 
 
-def ask(page, question: str, selector: str = "#byline-chat .byline-reply:not(.byline-streaming)"):  # noqa: ANN001, ANN201
+def ask(page, question: str, selector: str = "#byline-chat .byline-reply:not(.byline-streaming)"):
     """Ask with the Enter key; the new reply matching ``selector``."""
     before = page.locator(selector).count()
     box = page.locator("#byline-question textarea")
@@ -52,7 +52,7 @@ def ask(page, question: str, selector: str = "#byline-chat .byline-reply:not(.by
     return page.locator(selector).last
 
 
-def test_answer_is_marked_in_its_quote_and_in_the_source_panel(server: str, recorded) -> None:  # noqa: ANN001
+def test_answer_is_marked_in_its_quote_and_in_the_source_panel(server: str, recorded) -> None:
     page = recorded.page
     open_chat(page, server)
     reply = ask(page, DOCKWORKERS, "#byline-chat .byline-answered")
@@ -86,7 +86,7 @@ def test_answer_is_marked_in_its_quote_and_in_the_source_panel(server: str, reco
     assert recorded.foreign_requests(server) == []
 
 
-def test_seed_question_lists_each_article_once(server: str, recorded) -> None:  # noqa: ANN001
+def test_seed_question_lists_each_article_once(server: str, recorded) -> None:
     seed = shared_path("seeds", "000_5394cb9d20c982bd.txt")
     r = httpx.post(server + "/api/articles", headers={**ADMIN, "Content-Type": "text/plain"},
                    content=seed.read_bytes(), timeout=60)
@@ -108,7 +108,7 @@ def test_seed_question_lists_each_article_once(server: str, recorded) -> None:  
         httpx.delete(server + "/api/articles/" + article_id, headers=ADMIN, timeout=30)
 
 
-def test_abstention_shows_no_bold_answer_and_opens_a_sentence(server: str, recorded) -> None:  # noqa: ANN001
+def test_abstention_shows_no_bold_answer_and_opens_a_sentence(server: str, recorded) -> None:
     page = recorded.page
     open_chat(page, server)
     reply = ask(page, ABSTAIN)
@@ -128,7 +128,7 @@ def test_abstention_shows_no_bold_answer_and_opens_a_sentence(server: str, recor
     assert 0 < len(text) < 400 and text.count(". ") <= 2, text  # one sentence, not a whole passage
 
 
-def test_uncertain_answer_renders_as_uncertain(server: str, recorded) -> None:  # noqa: ANN001
+def test_uncertain_answer_renders_as_uncertain(server: str, recorded) -> None:
     sample = [json.loads(line)["question"] for line in SAMPLE_QUESTIONS.read_text(encoding="utf-8").splitlines()
               if line.strip()]
     candidates = UNCERTAIN_CANDIDATES + [q for q in sample if q not in UNCERTAIN_CANDIDATES]
@@ -147,7 +147,7 @@ def test_uncertain_answer_renders_as_uncertain(server: str, recorded) -> None:  
     assert contrast_failures(page, CHAT_TEXT) == []
 
 
-def test_phone_layout_opens_and_closes_the_source_overlay(server: str, browser) -> None:  # noqa: ANN001
+def test_phone_layout_opens_and_closes_the_source_overlay(server: str, browser) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
         page = context.new_page()
@@ -177,7 +177,7 @@ def test_phone_layout_opens_and_closes_the_source_overlay(server: str, browser) 
         context.close()
 
 
-def test_over_long_question_gets_the_api_error_not_a_silent_cut(server: str, recorded) -> None:  # noqa: ANN001
+def test_over_long_question_gets_the_api_error_not_a_silent_cut(server: str, recorded) -> None:
     page = recorded.page
     open_chat(page, server)
     long = ("How many dockworkers walked off the job? " * 40)[:1200]
@@ -189,7 +189,7 @@ def test_over_long_question_gets_the_api_error_not_a_silent_cut(server: str, rec
     assert page.locator("#byline-chat .byline-reply").count() == 0
 
 
-def test_example_questions_are_whole_and_new_conversation_is_a_button(server: str, recorded) -> None:  # noqa: ANN001
+def test_example_questions_are_whole_and_new_conversation_is_a_button(server: str, recorded) -> None:
     page = recorded.page
     open_chat(page, server)
     chips = page.locator("#byline-examples button.byline-chip")
@@ -204,7 +204,7 @@ def test_example_questions_are_whole_and_new_conversation_is_a_button(server: st
     assert box and box["height"] >= 30 and box["width"] >= 100
 
 
-def test_a_new_question_clears_the_previous_source(server: str, recorded) -> None:  # noqa: ANN001
+def test_a_new_question_clears_the_previous_source(server: str, recorded) -> None:
     """An earlier answer's article must not stay in the source panel beside a new answer
     (or an abstention) that it does not support."""
     page = recorded.page

@@ -24,7 +24,7 @@ SETUPS = {
 
 
 @pytest.fixture(scope="module")
-def proxied(tmp_path_factory: pytest.TempPathFactory, server_launcher) -> Iterator[tuple[dict, object]]:  # noqa: ANN001
+def proxied(tmp_path_factory: pytest.TempPathFactory, server_launcher) -> Iterator[tuple[dict, object]]:
     """One server under ``/qa``, the three proxies in front of it, and an intranet origin
     allowed to embed the widget."""
     launch_server, static_site = server_launcher
@@ -42,7 +42,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, server_launcher) -> Iterat
 
 
 @pytest.mark.parametrize("setup", list(SETUPS))
-def test_chat_widget_and_docs_behind_the_proxy(setup: str, proxied, recorded) -> None:  # noqa: ANN001
+def test_chat_widget_and_docs_behind_the_proxy(setup: str, proxied, recorded) -> None:
     proxies, site = proxied
     proxy = proxies[setup]
     page = recorded.page

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 DOCKWORKERS = "How many dockworkers walked off the job at the Port of Calloway?"
 
 
-def test_widget_on_intranet_page(server: str, host_site, intranet_page: str, recorded) -> None:  # noqa: ANN001
+def test_widget_on_intranet_page(server: str, host_site, intranet_page: str, recorded) -> None:
     page = recorded.page
     page.goto(intranet_page)
     launcher = page.locator("#byline-widget button.byline-launcher")
@@ -42,7 +42,7 @@ def test_widget_on_intranet_page(server: str, host_site, intranet_page: str, rec
     assert recorded.foreign_requests(server, host_site.origin) == []
 
 
-def test_article_markup_never_runs_in_embed(server: str, recorded) -> None:  # noqa: ANN001
+def test_article_markup_never_runs_in_embed(server: str, recorded) -> None:
     """Article text with markup is shown as text in the embed page's source view."""
     page = recorded.page
     page.goto(server + "/embed")
@@ -65,7 +65,7 @@ def test_article_markup_never_runs_in_embed(server: str, recorded) -> None:  # n
     assert page.locator("#source-meta a").count() == 0  # javascript: links are not shown
 
 
-def test_disallowed_origin_cannot_frame_the_chat(server: str, other_site, recorded) -> None:  # noqa: ANN001
+def test_disallowed_origin_cannot_frame_the_chat(server: str, other_site, recorded) -> None:
     other_site.pages["/page.html"] = (f'<!doctype html><title>other</title><iframe id="f" src="{server}/embed" '
                                       'width="400" height="400"></iframe>')
     page = recorded.page

@@ -22,7 +22,7 @@ QUOTE = ("About 2,300 dockworkers at the Port of Calloway walked off the job on 
          "negotiations with terminal operators broke down, halting cargo operations at the region’s busiest harbor.")
 
 
-def widget_page(server: str, site, name: str, attrs: str = "") -> str:  # noqa: ANN001
+def widget_page(server: str, site, name: str, attrs: str = "") -> str:
     site.pages[f"/{name}.html"] = (f'<!doctype html><html><head><title>{name}</title></head><body><h1>Intranet</h1>'
                                    f'<script src="{server}/widget.js" {attrs} async></script></body></html>')
     return f"{site.origin}/{name}.html"
@@ -32,7 +32,7 @@ def sse(answer: dict) -> str:
     return f"event: answer\ndata: {json.dumps(answer)}\n\n"
 
 
-def test_widget_marks_the_answer_and_uses_the_host_colour(server: str, host_site, recorded) -> None:  # noqa: ANN001
+def test_widget_marks_the_answer_and_uses_the_host_colour(server: str, host_site, recorded) -> None:
     page = recorded.page
     page.goto(widget_page(server, host_site, "coloured", 'data-color="#aa3300" data-open="true"'))
     frame = page.frame_locator("#byline-widget iframe")
@@ -61,7 +61,7 @@ def test_widget_marks_the_answer_and_uses_the_host_colour(server: str, host_site
     assert recorded.foreign_requests(server, host_site.origin) == []
 
 
-def test_widget_uncertain_and_abstained_states(server: str, recorded) -> None:  # noqa: ANN001
+def test_widget_uncertain_and_abstained_states(server: str, recorded) -> None:
     page = recorded.page
     uncertain = {"question": "q", "answer": "2,300", "text": "The archive may say: 2,300 [1].", "status": "uncertain",
                  "abstained": True, "confidence": 0.4, "reader": "offline", "fallback": False, "passages": [],
@@ -96,7 +96,7 @@ def test_widget_uncertain_and_abstained_states(server: str, recorded) -> None:  
     assert "terminal operators" in text.lower() and len(text) < 400, text  # one sentence, not the passage
 
 
-def test_widget_explains_an_origin_that_is_not_allowed(server: str, other_site, recorded) -> None:  # noqa: ANN001
+def test_widget_explains_an_origin_that_is_not_allowed(server: str, other_site, recorded) -> None:
     page = recorded.page
     page.goto(widget_page(server, other_site, "refused", 'data-open="true" data-timeout="2500"'))
     message = page.locator("#byline-widget .byline-load-error")
@@ -107,7 +107,7 @@ def test_widget_explains_an_origin_that_is_not_allowed(server: str, other_site, 
     assert recorded.foreign_requests(server, other_site.origin) == []
 
 
-def test_widget_on_an_allowed_origin_shows_no_load_error(server: str, host_site, recorded) -> None:  # noqa: ANN001
+def test_widget_on_an_allowed_origin_shows_no_load_error(server: str, host_site, recorded) -> None:
     page = recorded.page
     page.goto(widget_page(server, host_site, "fine", 'data-open="true" data-timeout="8000"'))
     page.frame_locator("#byline-widget iframe").locator("#question").wait_for(timeout=15_000)

@@ -92,7 +92,7 @@ def no_local_archive(monkeypatch: pytest.MonkeyPatch) -> None:
     import cli.answers
     import cli.articles
 
-    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def refuse(*args, **kwargs):
         raise AssertionError("the command opened the archive in process instead of using the server")
 
     monkeypatch.setattr(cli.articles, "open_archive", refuse)

@@ -12,7 +12,7 @@ import pytest
 
 from byline_testing import TOPICS, article_html, article_record, shared_path
 from corpus.loaders import (ArticleFactory, LoadResult, Overrides, RejectedInput, derive_id,
-                            load_inputs, load_path, parse_date)
+                            load_inputs, parse_date)
 
 BODY = ("The harbour bridge reopened on Thursday after eight months of repairs.\n\n"
         "Engineers replaced the corroded steel cables, the council said.")

@@ -33,7 +33,7 @@ def test_protocol_declares_what_callers_use() -> None:
     assert protocol_members() == used
 
 
-def parameters(function) -> list[tuple[str, object, object]]:  # noqa: ANN001
+def parameters(function) -> list[tuple[str, object, object]]:
     return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
 
 

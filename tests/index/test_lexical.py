@@ -19,7 +19,7 @@ def article_ids(archive: Archive, hits: list[tuple[int, float]]) -> list[str]:
     return [records[cid].article_id for cid, _ in hits]
 
 
-def reopen(settings, embedder) -> Archive:  # noqa: ANN001
+def reopen(settings, embedder) -> Archive:
     return Archive.open(settings, embedder=embedder)
 
 
@@ -172,7 +172,7 @@ def test_a_failed_replay_means_a_rebuild(archive: Archive, settings, embedder, m
     real_apply = TantivyIndex.apply
     calls = []
 
-    def failing_once(self, **kwargs):  # noqa: ANN001, ANN202
+    def failing_once(self, **kwargs):
         calls.append(kwargs.get("clear", False))
         if len(calls) == 1:
             raise ValueError("Failed to open file for write")

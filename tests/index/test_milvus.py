@@ -16,9 +16,9 @@ import pytest
 pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install -e '.[milvus]')")
 pytest.importorskip("milvus_lite", reason="milvus-lite is not installed (pip install -e '.[milvus]')")
 
-from corpus.article import Article  # noqa: E402
-from corpus.loaders import LoadResult  # noqa: E402
-from index.base import SearchFilters  # noqa: E402
+from corpus.article import Article
+from corpus.loaders import LoadResult
+from index.base import SearchFilters
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpus" / "sample"
 
@@ -200,7 +200,7 @@ def test_interrupted_add_converges(marchive, make_article) -> None:
     article = make_article("chess", id="crashy")
     original = marchive.client.upsert
 
-    def crash_on_heads(name, rows, **kw):  # noqa: ANN001, ANN003, ANN202
+    def crash_on_heads(name, rows, **kw):
         if name == marchive.articles_name and any(r.get("head") for r in rows):
             raise RuntimeError("power cut")
         return original(name, rows, **kw)
@@ -279,8 +279,10 @@ def test_migrate_from_embedded_without_reembedding(make_settings, milvus_setting
     q = embedder.embed(["Which crops did the late frost damage?"])[0]
     mine = target.dense_search(q, 6)
     theirs = embedded.dense_search(q, 6)
-    span = lambda arch, hits: [(r.article_id, r.start, r.end) for r in map(arch.chunks([c for c, _ in hits]).get,
-                                                                             [c for c, _ in hits])]
+    def span(arch, hits):
+        ids = [c for c, _ in hits]
+        return [(r.article_id, r.start, r.end) for r in map(arch.chunks(ids).get, ids)]
+
     assert span(target, mine) == span(embedded, theirs)
     assert np.allclose([s for _, s in mine], [s for _, s in theirs], atol=1e-4)
     # Re-running converges; a changed article is updated.

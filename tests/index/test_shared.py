@@ -32,7 +32,7 @@ class Lengths:
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], bool]] = []
 
-    def embed(self, texts, *, show_progress: bool = False) -> np.ndarray:  # noqa: ANN001
+    def embed(self, texts, *, show_progress: bool = False) -> np.ndarray:
         self.calls.append((list(texts), show_progress))
         return np.array([[len(t), len(self.calls)] for t in texts], dtype=np.float32).reshape(-1, 2)
 
@@ -44,7 +44,7 @@ def test_chunk_and_embed_one_call_spans_and_vectors_per_article() -> None:
     out = chunk_and_embed(articles, Sentences(), embedder, show_progress=True)
     assert len(embedder.calls) == 1 and embedder.calls[0][1] is True
     assert [spans for spans, _ in out] == [[(0, 0, 3), (1, 5, 14)], [(0, 0, 4)], [(0, 0, 4), (1, 6, 9), (2, 11, 16)]]
-    for article, (spans, vectors) in zip(articles, out):
+    for spans, vectors in out:
         assert vectors.shape == (len(spans), 2)
         assert [int(v[0]) for v in vectors] == [end - start for _, start, end in spans]
     assert chunk_count(out) == 6
@@ -52,14 +52,14 @@ def test_chunk_and_embed_one_call_spans_and_vectors_per_article() -> None:
 
 
 class Backend(EmbeddingComponents):
-    def __init__(self, embedder) -> None:  # noqa: ANN001
+    def __init__(self, embedder) -> None:
         self.settings = None  # never read: the embedder is given
         self._embedder = embedder
         self._chunker = None
 
 
 class Untouchable:
-    def __getattr__(self, name: str):  # noqa: ANN204
+    def __getattr__(self, name: str):
         raise AssertionError(f"the embedder was used ({name})")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import logging
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ ALLOWED = "http://intranet.example"
 
 
 @pytest.fixture(scope="module")
-def locked(service):  # noqa: ANN001, ANN201
+def locked(service):
     from fastapi.testclient import TestClient
 
     from app import create_app
@@ -66,7 +65,7 @@ ODD_IDS = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e/%2e%2e/etc/pass
 
 
 @pytest.mark.parametrize("article_id", ODD_IDS)
-def test_odd_article_ids_are_a_clean_4xx(locked, article_id: str) -> None:  # noqa: ANN001
+def test_odd_article_ids_are_a_clean_4xx(locked, article_id: str) -> None:
     r = locked.get(f"/api/articles/{article_id}", headers=auth())
     assert_clear_error(r, 404, 400, 422)
     assert "set-cookie" not in {k.lower() for k in r.headers if k.lower() == "set-cookie" and "x=1" in r.headers[k]}
@@ -91,7 +90,7 @@ def test_odd_article_ids_are_a_clean_4xx(locked, article_id: str) -> None:  # no
     (b'{"question": {"$gt": ""}}', "application/json", (422,), "question"),
     (b"[" * 50_000 + b"]" * 50_000, "application/json", (413, 422, 400), ""),
 ])
-def test_malformed_ask_requests_are_a_clean_4xx(locked, body: bytes, ctype: str, statuses, needle: str) -> None:  # noqa: ANN001
+def test_malformed_ask_requests_are_a_clean_4xx(locked, body: bytes, ctype: str, statuses, needle: str) -> None:
     r = locked.post("/api/ask", content=body, headers={**auth(), "Content-Type": ctype})
     if r.status_code == 200:
         assert 200 in statuses
@@ -100,7 +99,7 @@ def test_malformed_ask_requests_are_a_clean_4xx(locked, body: bytes, ctype: str,
     assert needle.lower() in message.lower(), message
 
 
-def test_oversized_and_wrong_typed_writes(locked) -> None:  # noqa: ANN001
+def test_oversized_and_wrong_typed_writes(locked) -> None:
     assert_clear_error(locked.post("/api/ask", content=b"x" * 200_000,
                                    headers={**auth(), "Content-Type": "application/json"}), 413)
     assert_clear_error(locked.post("/api/articles", content=b"x" * 200_000,
@@ -120,7 +119,7 @@ def test_oversized_and_wrong_typed_writes(locked) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("path, method", [("/", "GET"), ("/api/ask", "POST"), ("/api/articles", "GET"),
                                           ("/widget.js", "GET"), ("/embed", "GET"), ("/gradio_api/info", "GET"),
                                           ("/config", "GET")])
-def test_nothing_answers_without_the_token(locked, path: str, method: str) -> None:  # noqa: ANN001
+def test_nothing_answers_without_the_token(locked, path: str, method: str) -> None:
     locked.cookies.clear()
     for headers in ({}, auth("wrong"), auth(ACCESS[:-1]), auth(ACCESS + "x"), {"Authorization": ACCESS},
                     {"Cookie": "byline_token=wrong"}):
@@ -130,7 +129,7 @@ def test_nothing_answers_without_the_token(locked, path: str, method: str) -> No
                           ).status_code == 200
 
 
-def test_only_the_admin_token_writes(locked) -> None:  # noqa: ANN001
+def test_only_the_admin_token_writes(locked) -> None:
     article = {"id": "rel/admin-1", "title": "T", "text": "The ferry left at noon."}
     for headers in ({}, auth(), {"Cookie": f"byline_token={ACCESS}"}):
         assert_clear_error(locked.post("/api/articles", json=article, headers=headers), 401)
@@ -140,7 +139,7 @@ def test_only_the_admin_token_writes(locked) -> None:  # noqa: ANN001
     assert locked.delete("/api/articles/rel/admin-1", headers=auth(ADMIN)).status_code == 200
 
 
-def test_foreign_origins_are_refused_and_headers_set(locked) -> None:  # noqa: ANN001
+def test_foreign_origins_are_refused_and_headers_set(locked) -> None:
     for origin in ("http://evil.example", "null", "http://intranet.example.evil.com", "https://intranet.example"):
         r = locked.post("/api/ask", json={"question": "Who?"}, headers={**auth(), "Origin": origin})
         assert_clear_error(r, 403)

@@ -41,7 +41,7 @@ class Site:
         site = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = site.pages.get(self.path.split("?")[0], "not found").encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -119,7 +119,7 @@ def page(env: dict[str, Any]) -> Iterator[tuple[Any, list[str]]]:
     context.close()
 
 
-def test_hostile_article_in_the_widget(env: dict[str, Any], page) -> None:  # noqa: ANN001
+def test_hostile_article_in_the_widget(env: dict[str, Any], page) -> None:
     pg, dialogs = page
     pg.goto(env["host"].origin + "/host.html")
     pg.locator("#byline-widget button.byline-launcher").click()
@@ -148,7 +148,7 @@ def test_hostile_article_in_the_widget(env: dict[str, Any], page) -> None:  # no
     assert dialogs == []
 
 
-def test_hostile_article_in_the_chat(env: dict[str, Any], page) -> None:  # noqa: ANN001
+def test_hostile_article_in_the_chat(env: dict[str, Any], page) -> None:
     pg, dialogs = page
     pg.goto(env["base"] + "/")
     pg.wait_for_selector("#byline-question textarea", timeout=60_000)
@@ -171,7 +171,7 @@ def test_hostile_article_in_the_chat(env: dict[str, Any], page) -> None:  # noqa
     assert dialogs == []
 
 
-def test_foreign_origin_cannot_call_the_api(env: dict[str, Any], page) -> None:  # noqa: ANN001
+def test_foreign_origin_cannot_call_the_api(env: dict[str, Any], page) -> None:
     pg, _ = page
     pg.goto(env["other"].origin + "/evil.html")
     outcome = pg.evaluate("""async (base) => {

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 CLIENTS = 8
 
 
-def run_scenario(tmp_path: Path, embedder, n_add: int, n_remove: int, extra_keep: int) -> dict[str, Any]:  # noqa: ANN001
+def run_scenario(tmp_path: Path, embedder, n_add: int, n_remove: int, extra_keep: int) -> dict[str, Any]:
     from app import create_app
     from config.settings import load_settings
     from corpus.article import Article
@@ -36,7 +36,6 @@ def run_scenario(tmp_path: Path, embedder, n_add: int, n_remove: int, extra_keep
     base = make_articles(n_remove + extra_keep, "base")
     new = make_articles(n_add, "new", salt=1)
     removed_ids = [a["id"] for a in base[:n_remove]]
-    kept = base[n_remove:]
     texts = {a["id"]: a["text"] for a in base + new}
 
     archive = Archive.open(settings, embedder=embedder)
@@ -107,7 +106,7 @@ def run_scenario(tmp_path: Path, embedder, n_add: int, n_remove: int, extra_keep
     statuses: dict[int, int] = {}
     bad_quotes, removed_cited, cited_removed_before = [], [], 0
     citations = 0
-    for t0, t1, status, body, question in records:
+    for t0, _, status, body, _ in records:
         statuses[status] = statuses.get(status, 0) + 1
         if status != 200:
             continue
@@ -132,12 +131,12 @@ def run_scenario(tmp_path: Path, embedder, n_add: int, n_remove: int, extra_keep
     return summary
 
 
-def test_ask_while_adding_and_removing_short(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_ask_while_adding_and_removing_short(tmp_path: Path, embedder) -> None:
     summary = run_scenario(tmp_path, embedder, n_add=30, n_remove=10, extra_keep=10)
     assert summary["requests"] > 20
 
 
 @pytest.mark.soak
-def test_ask_while_adding_and_removing_soak(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_ask_while_adding_and_removing_soak(tmp_path: Path, embedder) -> None:
     summary = run_scenario(tmp_path, embedder, n_add=200, n_remove=50, extra_keep=20)
     assert summary["requests"] > 100

@@ -19,10 +19,10 @@ from reliability_helpers import (SOAK_SEED, SOAK_TRIALS, committed_generation, i
                                  seeded, whole_or_absent, write_jsonl)
 
 ARTICLES = 200
-BATCH = 32  # index.archive.ADD_BATCH_ARTICLES: commits happen per batch
+BATCH = 32  # settings ingest.batch_articles (default): commits happen per batch
 
 
-def plan(rng) -> tuple[str, float]:  # noqa: ANN001
+def plan(rng) -> tuple[str, float]:
     """``("any", s)``: s seconds after start (start-up, model loading, embedding, commits);
     ``("writing", s)``: s seconds after the first commit (later batches and the snapshot)."""
     if rng.random() < 0.5:
@@ -55,7 +55,7 @@ def kill_add(data_dir: Path, jsonl: Path, when: tuple[str, float], log: Path) ->
     return how
 
 
-def check_trial(data_dir: Path, jsonl: Path, ids: list[str], how: str, embedder, make_settings) -> int:  # noqa: ANN001
+def check_trial(data_dir: Path, jsonl: Path, ids: list[str], how: str, embedder, make_settings) -> int:
     """The checks after one kill; returns how many articles had been committed."""
     from index.archive import Archive
 
@@ -86,7 +86,7 @@ def check_trial(data_dir: Path, jsonl: Path, ids: list[str], how: str, embedder,
     return len(present)
 
 
-def run_trials(tmp_path: Path, trials: int, seed: int, embedder, make_settings, parallel: int) -> list:  # noqa: ANN001
+def run_trials(tmp_path: Path, trials: int, seed: int, embedder, make_settings, parallel: int) -> list:
     articles = make_articles(ARTICLES, "crash")
     jsonl = write_jsonl(tmp_path / "articles.jsonl", articles)
     ids = [a["id"] for a in articles]

@@ -45,13 +45,13 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-def _settings(data_dir: Path):  # noqa: ANN202
+def _settings(data_dir: Path):
     from config.settings import load_settings
 
     return load_settings(data_dir=data_dir, chunking={"chunk_tokens": 32, "overlap_tokens": 8})
 
 
-def _add_in_process(data_dir: Path, articles: list[dict], embedder) -> None:  # noqa: ANN001
+def _add_in_process(data_dir: Path, articles: list[dict], embedder) -> None:
     """Add articles without a subprocess (the model is loaded once per test session)."""
     from corpus.article import Article
     from index.archive import Archive
@@ -65,7 +65,7 @@ def _add_in_process(data_dir: Path, articles: list[dict], embedder) -> None:  # 
         archive.store.close()
 
 
-def _state(data_dir: Path, embedder) -> tuple[str, int, dict]:  # noqa: ANN001
+def _state(data_dir: Path, embedder) -> tuple[str, int, dict]:
     """(``byline verify`` output, ``byline stats`` article count, one answer) of the index;
     the answer comes from a pipeline in this process (the model is loaded once)."""
     from index.archive import Archive
@@ -84,7 +84,7 @@ def _state(data_dir: Path, embedder) -> tuple[str, int, dict]:  # noqa: ANN001
     return verify.stdout, json.loads(stats.stdout)["articles"], answer
 
 
-def _build(data_dir: Path, tmp_path: Path, embedder) -> tuple[str, int, dict]:  # noqa: ANN001
+def _build(data_dir: Path, tmp_path: Path, embedder) -> tuple[str, int, dict]:
     write_jsonl(tmp_path / "base.jsonl", make_articles(BASE, "base"))
     _add_in_process(data_dir, make_articles(BASE, "base"), embedder)
     before = _state(data_dir, embedder)
@@ -106,7 +106,7 @@ def _filler(path: Path, articles: int = 40) -> Path:
     return path
 
 
-def test_disk_full_gives_a_clear_error_and_keeps_the_index(small_fs: Path, tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_disk_full_gives_a_clear_error_and_keeps_the_index(small_fs: Path, tmp_path: Path, embedder) -> None:
     data_dir = small_fs / "data"
     before = _build(data_dir, tmp_path, embedder)
     done = invoke_cli(data_dir, "add", str(_filler(tmp_path / "filler.jsonl")))
@@ -119,7 +119,7 @@ def test_disk_full_gives_a_clear_error_and_keeps_the_index(small_fs: Path, tmp_p
     assert invoke_cli(data_dir, "verify").returncode == 0
 
 
-def test_read_only_data_dir_gives_a_clear_error_and_still_answers(small_fs: Path, tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_read_only_data_dir_gives_a_clear_error_and_still_answers(small_fs: Path, tmp_path: Path, embedder) -> None:
     data_dir = small_fs / "data"
     before = _build(data_dir, tmp_path, embedder)
     import gc
@@ -153,7 +153,7 @@ def _set_schema(data_dir: Path, version: int) -> None:
         conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
 
 
-def test_older_and_newer_schema_versions(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_older_and_newer_schema_versions(tmp_path: Path, embedder) -> None:
     from index.store import SCHEMA_VERSION
 
     data_dir = tmp_path / "data"

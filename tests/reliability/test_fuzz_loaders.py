@@ -82,7 +82,7 @@ def _fuzz(examples: int) -> None:
 
     @settings(max_examples=examples, **common)
     @given(records)
-    def json_records(record) -> None:  # noqa: ANN001
+    def json_records(record) -> None:
         data = json.dumps(record, ensure_ascii=False, allow_nan=True).encode("utf-8", "surrogatepass")
         check(list(load_json(data, "in.json", FACTORY, lines=False)), "json")
         check(list(load_json(data.replace(b"\n", b" ") + b"\n" + data.replace(b"\n", b" "), "in.jsonl", FACTORY,

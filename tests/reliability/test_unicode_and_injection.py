@@ -55,7 +55,7 @@ def _mark(rendered: str) -> tuple[str, str, str]:
 
 
 @pytest.fixture(scope="module")
-def unicode_archive(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201
+def unicode_archive(tmp_path_factory: pytest.TempPathFactory, embedder):
     """An archive built by ``byline add`` from a JSON Lines file, a CRLF+BOM text file and a
     UTF-16 text file."""
     from config.settings import load_settings
@@ -81,7 +81,7 @@ def unicode_archive(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa
     archive.store.close()
 
 
-def test_unicode_offsets_and_highlights_stay_exact(unicode_archive) -> None:  # noqa: ANN001
+def test_unicode_offsets_and_highlights_stay_exact(unicode_archive) -> None:
     from retrieval.pipeline import QAPipeline
     from web.render import answer_html, article_html
 
@@ -95,7 +95,7 @@ def test_unicode_offsets_and_highlights_stay_exact(unicode_archive) -> None:  # 
     cases = CASES + [(ids["dam.txt"], "How much water does the Vellmoor dam hold?", "38 million", dam.text),
                      (ids["lighthouse.txt"], "When was the Graywick lighthouse automated?", "1987", UTF16_BODY)]
     pipeline = QAPipeline(archive, settings)
-    for article_id, question, expected, text in cases:
+    for article_id, question, expected, _ in cases:
         answer = pipeline.ask(question).to_dict()
         assert not answer["abstained"], (question, answer["text"])
         first = answer["citations"][0]
@@ -111,7 +111,7 @@ def test_unicode_offsets_and_highlights_stay_exact(unicode_archive) -> None:  # 
         assert html.unescape(re.sub(r"<[^>]+>", "", rendered)).count(first["quote"].split("\n")[0][:20]) >= 1
 
 
-def test_instructions_in_an_article_are_quoted_not_obeyed_offline(unicode_archive) -> None:  # noqa: ANN001
+def test_instructions_in_an_article_are_quoted_not_obeyed_offline(unicode_archive) -> None:
     from retrieval.pipeline import QAPipeline
 
     archive, settings, _ = unicode_archive
@@ -137,7 +137,7 @@ def test_instructions_in_an_article_are_quoted_not_obeyed_offline(unicode_archiv
     assert prompt.status == "abstained" and prompt.answer is None and not prompt.citations
 
 
-def test_instructions_in_an_article_are_data_for_the_llm_reader(unicode_archive) -> None:  # noqa: ANN001
+def test_instructions_in_an_article_are_data_for_the_llm_reader(unicode_archive) -> None:
     from llm_fake_server import FakeLLM
     from retrieval.pipeline import QAPipeline
 

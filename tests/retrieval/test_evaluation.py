@@ -130,7 +130,7 @@ def test_read_questions_corpus_and_limit(tmp_path: Path) -> None:
 
 # -- QAEvaluator --------------------------------------------------------------------------------
 @pytest.fixture
-def eval_pipeline(make_settings, embedder):  # noqa: ANN001, ANN201
+def eval_pipeline(make_settings, embedder):
     from index.archive import Archive
 
     settings = make_settings(chunking={"chunk_tokens": 256, "overlap_tokens": 32})
@@ -204,7 +204,7 @@ def test_evaluator_without_baselines(eval_pipeline) -> None:
 
 
 # -- byline eval --json ---------------------------------------------------------------------------
-def test_cli_eval_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> None:  # noqa: ANN001
+def test_cli_eval_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder) -> None:
     import cli
 
     monkeypatch.setenv("BYLINE_CHUNKING__CHUNK_TOKENS", "256")
@@ -226,7 +226,7 @@ def test_cli_eval_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder
     assert not (tmp_path / "data").exists()  # --articles evaluates in a private temp index
 
 
-def test_cli_eval_limit_and_corpus(tmp_path: Path, embedder) -> None:  # noqa: ANN001
+def test_cli_eval_limit_and_corpus(tmp_path: Path, embedder) -> None:
     import cli
 
     articles = write_jsonl(tmp_path / "articles.jsonl", ARTICLES)

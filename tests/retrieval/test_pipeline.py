@@ -4,28 +4,27 @@ follow-ups and streaming (the archive is built once per module: ~10 s of embeddi
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
 from byline_testing import REPO_ROOT
 from retrieval.evaluation import read_questions
 from retrieval.pipeline import CitationError, QAPipeline, verify_citations
-from retrieval.types import Answer, Citation
+from retrieval.types import Answer
 
 SAMPLE = REPO_ROOT / "corpus" / "sample"
 BUDGET = "northfield-courier-2024-06-northfield-budget"
 
 
 @pytest.fixture(scope="module")
-def sample_settings(tmp_path_factory):  # noqa: ANN001, ANN201
+def sample_settings(tmp_path_factory):
     from config.settings import load_settings
 
     return load_settings(data_dir=tmp_path_factory.mktemp("pipeline") / "data")
 
 
 @pytest.fixture(scope="module")
-def sample_archive(sample_settings, embedder):  # noqa: ANN001, ANN201
+def sample_archive(sample_settings, embedder):
     from corpus.loaders import ArticleFactory, load_inputs
     from index.archive import Archive
 
@@ -37,12 +36,12 @@ def sample_archive(sample_settings, embedder):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-def pipeline(sample_archive, sample_settings) -> QAPipeline:  # noqa: ANN001
+def pipeline(sample_archive, sample_settings) -> QAPipeline:
     return QAPipeline(sample_archive, sample_settings)
 
 
 @pytest.fixture(scope="module")
-def sample_answers(pipeline):  # noqa: ANN001, ANN201
+def sample_answers(pipeline):
     questions = read_questions(SAMPLE / "questions.jsonl")
     assert len(questions) == 30
     return [(q, pipeline.ask(q.question)) for q in questions]
@@ -104,12 +103,12 @@ def test_unanswerable_question_abstains_and_names_closest_articles(sample_answer
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", None])
-def test_empty_question_raises(pipeline, question) -> None:  # noqa: ANN001
+def test_empty_question_raises(pipeline, question) -> None:
     with pytest.raises(ValueError, match="empty"):
         pipeline.ask(question)
 
 
-def test_over_long_question_raises(pipeline, sample_settings) -> None:  # noqa: ANN001
+def test_over_long_question_raises(pipeline, sample_settings) -> None:
     limit = sample_settings.server.max_question_chars
     with pytest.raises(ValueError, match=f"the limit is {limit}"):
         pipeline.ask("x" * (limit + 1))
@@ -118,7 +117,7 @@ def test_over_long_question_raises(pipeline, sample_settings) -> None:  # noqa: 
     pipeline.ask("Who is the chief executive of Quillstone Systems?" + " " * (limit * 2))  # stripped first
 
 
-def test_lone_surrogate_raises(pipeline) -> None:  # noqa: ANN001
+def test_lone_surrogate_raises(pipeline) -> None:
     with pytest.raises(ValueError, match="surrogate"):
         pipeline.ask("Who is \ud800 the mayor?")
 
@@ -142,14 +141,14 @@ def test_verify_citations(sample_answers, sample_archive) -> None:
     verify_citations([], {})
 
 
-def test_empty_archive_abstains(archive, settings) -> None:  # noqa: ANN001
+def test_empty_archive_abstains(archive, settings) -> None:
     answer = QAPipeline(archive, settings).ask("Who is Northfield's finance director?")
     assert answer.abstained and answer.answer is None and answer.confidence == 0.0
     assert answer.text == "The archive is empty: add articles with `byline add`."
     assert answer.status == "abstained" and answer.citations == [] and answer.passages == []
 
 
-def test_followup_stays_on_the_same_article(pipeline) -> None:  # noqa: ANN001
+def test_followup_stays_on_the_same_article(pipeline) -> None:
     first = pipeline.ask("Who is Northfield's finance director?")
     assert first.passages[0].article_id == BUDGET
     history = [("Who is Northfield's finance director?", first.answer or "Maria Okafor")]
@@ -167,7 +166,7 @@ def test_followup_stays_on_the_same_article(pipeline) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("question", ["Who is the chief executive of Quillstone Systems?",
                                       "What is the population of Marrowby?"])
-def test_stream_deltas_then_answer(pipeline, question: str) -> None:  # noqa: ANN001
+def test_stream_deltas_then_answer(pipeline, question: str) -> None:
     events = list(pipeline.stream(question))
     kinds = [kind for kind, _ in events]
     assert kinds[-1] == "answer" and set(kinds[:-1]) == {"delta"} and len(kinds) > 2
@@ -178,7 +177,7 @@ def test_stream_deltas_then_answer(pipeline, question: str) -> None:  # noqa: AN
     assert final.to_dict() == pipeline.ask(question).to_dict() | {"confidence": final.to_dict()["confidence"]}
 
 
-def test_stream_on_empty_archive(archive, settings) -> None:  # noqa: ANN001
+def test_stream_on_empty_archive(archive, settings) -> None:
     events = list(QAPipeline(archive, settings).stream("Who won?"))
     assert "".join(d for k, d in events if k == "delta") == "The archive is empty: add articles with `byline add`."
     assert events[-1][0] == "answer" and events[-1][1].abstained

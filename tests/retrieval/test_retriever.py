@@ -56,7 +56,7 @@ def test_rrf_empty_and_validation() -> None:
 
 
 # -- HybridRetriever on an archive -------------------------------------------------------------
-def retriever_for(archive, settings) -> HybridRetriever:  # noqa: ANN001
+def retriever_for(archive, settings) -> HybridRetriever:
     return HybridRetriever(archive, archive.embedder, settings.retrieval)
 
 
@@ -106,7 +106,7 @@ def test_lexical_k_beyond_matches(archive, settings, make_article) -> None:
 
 
 @pytest.fixture(scope="module")
-def module_settings(tmp_path_factory):  # noqa: ANN001, ANN201
+def module_settings(tmp_path_factory):
     from byline_testing import TEST_CHUNKING
     from config.settings import load_settings
 
@@ -114,7 +114,7 @@ def module_settings(tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="module")
-def filtered_archive(module_settings, embedder):  # noqa: ANN001, ANN201
+def filtered_archive(module_settings, embedder):
     """Four articles, built once for the filter and mode tests (read-only)."""
     from byline_testing import TOPICS
     from corpus.article import Article

@@ -137,7 +137,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder):
     return invoke
 
 
-def write_corpus(tmp_path: Path, make_article) -> tuple[Path, Path]:  # noqa: ANN001
+def write_corpus(tmp_path: Path, make_article) -> tuple[Path, Path]:
     articles = tmp_path / "articles.jsonl"
     records = []
     for topic in ("bridge", "orchard", "chess", "volcano"):

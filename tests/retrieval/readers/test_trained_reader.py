@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,7 @@ MODEL_DIR = REPO_ROOT / "retrieval" / "readers" / "models" / "byline-reader-mini
 
 
 @pytest.fixture(scope="module")
-def dev_pipeline(tmp_path_factory, embedder):  # noqa: ANN001, ANN201
+def dev_pipeline(tmp_path_factory, embedder):
     from config.settings import load_settings
     from corpus.loaders import ArticleFactory, load_inputs
     from index.archive import Archive
@@ -54,13 +53,13 @@ _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|el
                      r"fifty|hundred|thousand|million|billion|dozen|half)\b", re.IGNORECASE)
 
 
-def _labels(nlp, sentence: str, answer: str) -> set[str]:  # noqa: ANN001
+def _labels(nlp, sentence: str, answer: str) -> set[str]:
     at = sentence.find(answer)
     doc = nlp(sentence)
     return {e.label_ for e in doc.ents if at >= 0 and e.start_char < at + len(answer) and at < e.end_char}
 
 
-def test_no_answer_of_the_wrong_type_on_dev(dev_pipeline) -> None:  # noqa: ANN001
+def test_no_answer_of_the_wrong_type_on_dev(dev_pipeline) -> None:
     from retrieval.question import get_nlp
     from retrieval.readers.answer_rules import ROLE_NOUNS
 
@@ -95,7 +94,7 @@ def test_no_answer_of_the_wrong_type_on_dev(dev_pipeline) -> None:  # noqa: ANN0
     assert not wrong, f"answers of the wrong type: {wrong[:5]}"
 
 
-def test_small_talk_after_a_conversation_gets_no_citation(dev_pipeline) -> None:  # noqa: ANN001
+def test_small_talk_after_a_conversation_gets_no_citation(dev_pipeline) -> None:
     history = [("Which US national park was impacted by severe flooding?", "Yellowstone")]
     for message in ("Hello", "Thanks!", "ok"):
         ans = dev_pipeline.ask(message, history=history)
@@ -120,7 +119,7 @@ def test_unrelated_questions_are_not_rewritten_after_history() -> None:
                    "questions are answered ('Who won the Calloway mayoral election?' -> a candidate in a pre-election "
                    "poll; 'How many people does Quillstone employ in Kestrel Bay?' -> the figure for Port Ellery, "
                    "the sentence after the one naming Kestrel Bay)")
-def test_sample_questions_right_or_not_answered(tmp_path, embedder) -> None:  # noqa: ANN001
+def test_sample_questions_right_or_not_answered(tmp_path, embedder) -> None:
     from config.settings import load_settings
     from index.archive import Archive
     from retrieval.metrics import f1_score

@@ -41,7 +41,7 @@ def oracle(reader: TransformersReader, start_word: str | None = None, end_word: 
     start_id = tok.convert_tokens_to_ids(tok.tokenize(start_word)[0]) if start_word else None
     end_id = tok.convert_tokens_to_ids(tok.tokenize(end_word)[-1]) if end_word else None
 
-    def hook(module, args, kwargs, output):  # noqa: ANN001, ANN202
+    def hook(module, args, kwargs, output):
         ids = kwargs["input_ids"]
         context = kwargs["token_type_ids"] == 1
         start, end = output.start_logits.clone(), output.end_logits.clone()

@@ -6,7 +6,7 @@ still refused."""
 from __future__ import annotations
 
 
-def test_stripped_prefix_serves_static_files_and_docs(make_client) -> None:  # noqa: ANN001
+def test_stripped_prefix_serves_static_files_and_docs(make_client) -> None:
     c = make_client(root_path="/qa")
     for path in ("/byline-web/embed.js", "/byline-web/embed.css", "/byline-web/docs.css", "/docs", "/embed",
                  "/widget.js", "/healthz"):
@@ -14,7 +14,7 @@ def test_stripped_prefix_serves_static_files_and_docs(make_client) -> None:  # n
         assert c.get("/qa" + path).status_code == 200, path    # the proxy kept it
 
 
-def test_same_origin_by_sec_fetch_site_when_host_is_rewritten(client) -> None:  # noqa: ANN001
+def test_same_origin_by_sec_fetch_site_when_host_is_rewritten(client) -> None:
     public = {"Origin": "https://news.example", "Host": "127.0.0.1:7860"}
     r = client.get("/api/articles", headers={**public, "Sec-Fetch-Site": "same-origin"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers

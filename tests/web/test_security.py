@@ -13,7 +13,7 @@ ACCESS = "reader-secret"
 
 
 @pytest.fixture(scope="module")
-def locked(make_client):  # noqa: ANN001, ANN201
+def locked(make_client):
     """An app that needs the access token, with an admin token."""
     return make_client(access_token=ACCESS, admin_token=ADMIN, allowed_origins=[ALLOWED])
 
@@ -22,7 +22,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def assert_json_error(r, status: int, needle: str = "") -> None:  # noqa: ANN001
+def assert_json_error(r, status: int, needle: str = "") -> None:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     assert r.json()["status"] == status and needle in r.json()["error"]
@@ -31,14 +31,14 @@ def assert_json_error(r, status: int, needle: str = "") -> None:  # noqa: ANN001
 # -- access token ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/api/articles", "/", "/embed", "/widget.js", "/docs", "/openapi.json",
                                   "/config", "/byline-web/embed.js"])
-def test_access_token_is_required(locked, path) -> None:  # noqa: ANN001
+def test_access_token_is_required(locked, path) -> None:
     locked.cookies.clear()
     r = locked.get(path)
     assert_json_error(r, 401, "access token required")
     assert r.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_access_token_by_header_query_or_cookie(locked) -> None:  # noqa: ANN001
+def test_access_token_by_header_query_or_cookie(locked) -> None:
     locked.cookies.clear()
     assert locked.get("/api/articles", headers=bearer(ACCESS)).status_code == 200
     assert locked.get("/api/articles", headers=bearer("wrong")).status_code == 401
@@ -53,7 +53,7 @@ def test_access_token_by_header_query_or_cookie(locked) -> None:  # noqa: ANN001
     assert locked.get("/api/articles").status_code == 401
 
 
-def test_admin_token_for_writes(locked, make_client) -> None:  # noqa: ANN001
+def test_admin_token_for_writes(locked, make_client) -> None:
     article = {"id": "sec-1", "title": "T", "text": "Some text about a ferry."}
     assert_json_error(locked.post("/api/articles", json=article), 401, "admin token required")
     assert_json_error(locked.post("/api/articles", json=article, headers=bearer(ACCESS)), 401, "admin token")
@@ -71,7 +71,7 @@ def test_admin_token_for_writes(locked, make_client) -> None:  # noqa: ANN001
 
 
 # -- origins --------------------------------------------------------------------------------------
-def test_cors_for_allowed_origins_only(client) -> None:  # noqa: ANN001
+def test_cors_for_allowed_origins_only(client) -> None:
     r = client.get("/api/articles", headers={"Origin": ALLOWED})
     assert r.status_code == 200
     assert r.headers["access-control-allow-origin"] == ALLOWED
@@ -90,7 +90,7 @@ def test_cors_for_allowed_origins_only(client) -> None:  # noqa: ANN001
         assert pre.status_code == 403 and "access-control-allow-origin" not in pre.headers
 
 
-def test_same_origin_requests_pass_without_cors_headers(client) -> None:  # noqa: ANN001
+def test_same_origin_requests_pass_without_cors_headers(client) -> None:
     r = client.get("/api/articles", headers={"Origin": "http://testserver"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
     # Behind a proxy: the public host arrives as X-Forwarded-Host.
@@ -98,7 +98,7 @@ def test_same_origin_requests_pass_without_cors_headers(client) -> None:  # noqa
     assert r.status_code == 200
 
 
-def test_preflight_from_allowed_origin_needs_no_token(locked) -> None:  # noqa: ANN001
+def test_preflight_from_allowed_origin_needs_no_token(locked) -> None:
     locked.cookies.clear()
     pre = locked.options("/api/ask", headers={"Origin": ALLOWED, "Access-Control-Request-Method": "POST"})
     assert pre.status_code == 204
@@ -108,7 +108,7 @@ def test_preflight_from_allowed_origin_needs_no_token(locked) -> None:  # noqa: 
 
 # -- headers --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/", "/embed", "/api/articles", "/widget.js", "/healthz", "/docs"])
-def test_security_headers(client, path) -> None:  # noqa: ANN001
+def test_security_headers(client, path) -> None:
     r = client.get(path)
     assert r.status_code == 200
     assert r.headers["x-content-type-options"] == "nosniff"
@@ -119,7 +119,7 @@ def test_security_headers(client, path) -> None:  # noqa: ANN001
     assert r.headers.get_list("content-security-policy") == [csp]
 
 
-def test_embed_csp_is_strict_and_widget_is_javascript(client) -> None:  # noqa: ANN001
+def test_embed_csp_is_strict_and_widget_is_javascript(client) -> None:
     csp = client.get("/embed").headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src 'self';" in csp and "unsafe" not in csp
     r = client.get("/widget.js")
@@ -128,12 +128,12 @@ def test_embed_csp_is_strict_and_widget_is_javascript(client) -> None:  # noqa: 
     assert client.get("/api/articles").headers["cache-control"] == "no-store"
 
 
-def test_frame_ancestors_default_is_self_only(make_client) -> None:  # noqa: ANN001
+def test_frame_ancestors_default_is_self_only(make_client) -> None:
     c = make_client()
     assert c.get("/embed").headers["content-security-policy"].endswith("frame-ancestors 'self'")
 
 
-def test_bad_allowed_origin_is_a_settings_error(service) -> None:  # noqa: ANN001
+def test_bad_allowed_origin_is_a_settings_error(service) -> None:
     from app import create_app
     from config.settings import load_settings
 
@@ -143,7 +143,7 @@ def test_bad_allowed_origin_is_a_settings_error(service) -> None:  # noqa: ANN00
 
 
 # -- limits ---------------------------------------------------------------------------------------
-def test_request_size_limit(make_client) -> None:  # noqa: ANN001
+def test_request_size_limit(make_client) -> None:
     c = make_client(max_request_bytes=2000, admin_token=ADMIN)
     assert_json_error(c.post("/api/ask", json={"question": "Who?", "history": [["q" * 3000, "a"]]}), 413, "limit of 2000")
     big = {"id": "big", "title": "Big", "text": "word " * 1000}
@@ -157,7 +157,7 @@ def test_request_size_limit(make_client) -> None:  # noqa: ANN001
 
 
 # -- root path ------------------------------------------------------------------------------------
-def test_root_path(make_client) -> None:  # noqa: ANN001
+def test_root_path(make_client) -> None:
     c = make_client(root_path="/qa")
     # A proxy that strips the prefix and one that does not.
     assert c.get("/api/articles").status_code == 200

@@ -13,7 +13,7 @@ ADMIN = "admin-secret"
 
 
 @pytest.fixture(scope="module")
-def make_client(service) -> Callable[..., Any]:  # noqa: ANN001
+def make_client(service) -> Callable[..., Any]:
     """``make_client(**server_settings)``: a TestClient of an app on the shared service."""
     from fastapi.testclient import TestClient
 
@@ -35,7 +35,7 @@ def make_client(service) -> Callable[..., Any]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def client(make_client):  # noqa: ANN001, ANN201
+def client(make_client):
     """The default test app: admin token set, one allowed origin."""
     return make_client(admin_token=ADMIN, allowed_origins=[ALLOWED])
 

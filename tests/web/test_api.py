@@ -15,7 +15,7 @@ ANSWER_KEYS = ["question", "answer", "text", "status", "abstained", "confidence"
                "standalone_question", "reader", "fallback"]
 
 
-def assert_error(response, status: int, *needles: str) -> dict:  # noqa: ANN001
+def assert_error(response, status: int, *needles: str) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -26,14 +26,14 @@ def assert_error(response, status: int, *needles: str) -> dict:  # noqa: ANN001
     return body
 
 
-def test_healthz(client) -> None:  # noqa: ANN001
+def test_healthz(client) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "ready": True, "articles": 10,
                         "index": {"status": "ok", "lexical": "tantivy", "repairs": []}}
 
 
-def test_ask_answers_with_exact_citations(client) -> None:  # noqa: ANN001
+def test_ask_answers_with_exact_citations(client) -> None:
     r = client.post("/api/ask", json={"question": DOCKWORKERS})
     assert r.status_code == 200, r.text
     a = r.json()
@@ -49,7 +49,7 @@ def test_ask_answers_with_exact_citations(client) -> None:  # noqa: ANN001
     assert all(set(p) == {"article_id", "title", "start", "end", "score"} for p in a["passages"])
 
 
-def test_follow_up_uses_history(client) -> None:  # noqa: ANN001
+def test_follow_up_uses_history(client) -> None:
     first = client.post("/api/ask", json={"question": DOCKWORKERS}).json()
     r = client.post("/api/ask", json={"question": "Who leads their union local?",
                                       "history": [[DOCKWORKERS, first["text"]]]})
@@ -59,7 +59,7 @@ def test_follow_up_uses_history(client) -> None:  # noqa: ANN001
     assert a["passages"][0]["article_id"] == "harbor-ledger-2024-03-port-strike"
 
 
-def test_filters_restrict_the_outlet(client) -> None:  # noqa: ANN001
+def test_filters_restrict_the_outlet(client) -> None:
     r = client.post("/api/ask", json={"question": "Who is the mayor?", "filters": {"source": "The Harbor Ledger"}})
     assert r.status_code == 200, r.text
     ids = {p["article_id"] for p in r.json()["passages"]}
@@ -81,12 +81,12 @@ def test_filters_restrict_the_outlet(client) -> None:  # noqa: ANN001
     ({"question": "Who?", "history": "hi"}, "history: must be a list"),
     ({"question": "Who?", "k": 0}, "k"),
 ])
-def test_ask_errors_are_json_422(client, body, needle) -> None:  # noqa: ANN001
+def test_ask_errors_are_json_422(client, body, needle) -> None:
     assert_error(client.post("/api/ask", json=body), 422, needle)
     assert_error(client.post("/api/ask/stream", json=body), 422, needle)
 
 
-def test_ask_malformed_json(client) -> None:  # noqa: ANN001
+def test_ask_malformed_json(client) -> None:
     assert_error(client.post("/api/ask", content=b"{not json", headers={"Content-Type": "application/json"}), 422)
 
 
@@ -98,7 +98,7 @@ def parse_sse(text: str) -> list[tuple[str, dict]]:
     return events
 
 
-def test_ask_stream_sends_deltas_then_the_answer(client) -> None:  # noqa: ANN001
+def test_ask_stream_sends_deltas_then_the_answer(client) -> None:
     with client.stream("POST", "/api/ask/stream", json={"question": DOCKWORKERS}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -111,7 +111,7 @@ def test_ask_stream_sends_deltas_then_the_answer(client) -> None:  # noqa: ANN00
     assert "".join(d["text"] for k, d in events if k == "delta") == answer["text"]
 
 
-def test_list_and_get_articles(client) -> None:  # noqa: ANN001
+def test_list_and_get_articles(client) -> None:
     r = client.get("/api/articles")
     assert r.status_code == 200
     body = r.json()
@@ -133,7 +133,7 @@ LIGHTHOUSE = {
     "url": "https://gazette.example/lighthouse", "published": "2024-03-02", "source": "Glenmoor Gazette"}
 
 
-def test_add_get_update_remove_article(client, admin) -> None:  # noqa: ANN001
+def test_add_get_update_remove_article(client, admin) -> None:
     r = client.post("/api/articles", json=LIGHTHOUSE, headers=admin)
     assert r.status_code == 201, r.text
     # ~60 word pieces: one chunk with the default 240-piece chunks (source names the request)
@@ -159,7 +159,7 @@ def test_add_get_update_remove_article(client, admin) -> None:  # noqa: ANN001
     assert_error(client.get(f"/api/articles/{ODD_ID}"), 404)
 
 
-def test_add_rejections_are_422_and_the_rest_is_stored(client, admin) -> None:  # noqa: ANN001
+def test_add_rejections_are_422_and_the_rest_is_stored(client, admin) -> None:
     good = {**LIGHTHOUSE, "id": "batch-good"}
     r = client.post("/api/articles", json=[good, {"id": "batch-bad", "title": "No text"}], headers=admin)
     assert r.status_code == 422
@@ -174,7 +174,7 @@ def test_add_rejections_are_422_and_the_rest_is_stored(client, admin) -> None:  
     client.delete("/api/articles/batch-good", headers=admin)
 
 
-def test_add_by_file_upload(client, admin) -> None:  # noqa: ANN001
+def test_add_by_file_upload(client, admin) -> None:
     text = b"Tidal mill restored in Wrenhaven\n\nThe tidal mill at Wrenhaven grinds flour again after a restoration that cost 90,000 pounds."
     lines = b"\n".join(json.dumps({**LIGHTHOUSE, "id": f"upload-{i}"}).encode() for i in range(2))
     r = client.post("/api/articles", headers=admin,
@@ -192,7 +192,7 @@ def test_add_by_file_upload(client, admin) -> None:  # noqa: ANN001
         assert client.delete(f"/api/articles/{article_id}", headers=admin).status_code == 200
 
 
-def test_articles_added_by_another_process_are_answerable(client, service, embedder) -> None:  # noqa: ANN001
+def test_articles_added_by_another_process_are_answerable(client, service, embedder) -> None:
     """Like ``byline add`` while the server runs: another Archive object writes."""
     from corpus.article import Article
     from index.archive import Archive
@@ -209,7 +209,7 @@ def test_articles_added_by_another_process_are_answerable(client, service, embed
         other.store.close()
 
 
-def test_unexpected_errors_are_json_500(client, service, monkeypatch) -> None:  # noqa: ANN001
+def test_unexpected_errors_are_json_500(client, service, monkeypatch) -> None:
     def boom() -> None:
         raise RuntimeError("secret internals")
 
@@ -221,7 +221,7 @@ def test_unexpected_errors_are_json_500(client, service, monkeypatch) -> None:  
     assert "secret" not in body["error"]
 
 
-def test_openapi_and_docs(client) -> None:  # noqa: ANN001
+def test_openapi_and_docs(client) -> None:
     spec = client.get("/openapi.json").json()
     for path in ("/api/ask", "/api/ask/stream", "/api/articles", "/api/articles/{article_id}", "/healthz"):
         assert path in spec["paths"], path
