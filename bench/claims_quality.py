@@ -85,7 +85,7 @@ def names_match(predicted: str | None, gold: str | None) -> bool:
     return bool(a and b) and (a <= b or b <= a)
 
 
-def score(articles: list[dict], extract) -> dict[str, float]:  # noqa: ANN001 - text -> list[Claim]
+def score(articles: list[dict], extract) -> dict[str, float]:  # text -> list[Claim]
     """The measures of the module docstring over ``articles`` with ``extract``."""
     n_pred = n_gold = speaker_ok = 0
     overlap = pred_tokens = gold_tokens = 0
@@ -112,7 +112,7 @@ def score(articles: list[dict], extract) -> dict[str, float]:  # noqa: ANN001 - 
                     if f1 >= PAIR_MIN_F1:
                         pairs.append((f1, gi, pi, shared))
         used_g, used_p = set(), set()
-        for f1, gi, pi, shared in sorted(pairs, reverse=True):
+        for _f1, gi, pi, shared in sorted(pairs, reverse=True):
             if gi in used_g or pi in used_p:
                 continue
             used_g.add(gi)
@@ -141,9 +141,9 @@ def score(articles: list[dict], extract) -> dict[str, float]:  # noqa: ANN001 - 
 
 def main(argv: list[str] | None = None) -> int:
     """Print the measures per split (tune, heldout, seed) side by side."""
-    import os
+    from config.environment import use_offline_environment
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    use_offline_environment()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--splits", default="tune,heldout,seed", help="comma-separated splits to run")

@@ -63,7 +63,7 @@ def extract_claims(text: str, spacy_model: str = DEFAULT_SPACY_MODEL) -> list[Cl
     return extract_from_doc(get_nlp(spacy_model)(text))
 
 
-def extract_from_doc(doc) -> list[Claim]:  # noqa: ANN001 - a spacy Doc
+def extract_from_doc(doc) -> list[Claim]:  # a spacy Doc
     """The claims of a parsed spaCy ``Doc`` (see :func:`extract_claims`)."""
     text = doc.text
     quotes = [(m.start() + 1, m.end() - 1) for m in _QUOTE.finditer(text)
@@ -80,7 +80,7 @@ def extract_from_doc(doc) -> list[Claim]:  # noqa: ANN001 - a spacy Doc
 
 
 # -- one cue ------------------------------------------------------------------------------------
-def _claim_at(doc, token, quotes: list[tuple[int, int]], mentions: Mentions) -> Claim | None:  # noqa: ANN001
+def _claim_at(doc, token, quotes: list[tuple[int, int]], mentions: Mentions) -> Claim | None:
     if token.lower_ == "according" and any(c.lower_ == "to" for c in token.children):
         return _according(doc, token, mentions)
     if token.pos_ not in ("VERB", "AUX") or token.lemma_.lower() not in CUE_LEMMAS:
@@ -109,7 +109,7 @@ def _claim_at(doc, token, quotes: list[tuple[int, int]], mentions: Mentions) -> 
                  lemma, content, token.sent, attribution)
 
 
-def _subject(verb):  # noqa: ANN001, ANN202 - Token -> Token | None
+def _subject(verb):  # Token -> Token | None
     for child in verb.children:
         if child.dep_ == "nsubj":
             if child.tag_ in ("WP", "WDT") and verb.dep_ == "relcl":
@@ -126,7 +126,7 @@ def _subject(verb):  # noqa: ANN001, ANN202 - Token -> Token | None
     return None
 
 
-def _complement(doc, verb) -> TextSpan | None:  # noqa: ANN001
+def _complement(doc, verb) -> TextSpan | None:
     """The clausal complement of ``verb`` ("estimated [that] ..."), from its first word to
     the end of the verb's clause (so "... and that ..." conjuncts stay in), stopping
     before a parenthesis, a dash aside or a further cue ("..., adding that ...")."""
@@ -151,7 +151,7 @@ def _complement(doc, verb) -> TextSpan | None:  # noqa: ANN001
     return None
 
 
-def _object(doc, verb) -> TextSpan | None:  # noqa: ANN001
+def _object(doc, verb) -> TextSpan | None:
     """A noun-phrase content for forecast-type cues ("predicted a low turnout")."""
     if verb.lemma_.lower() not in _OBJECT_CUES:
         return None
@@ -163,7 +163,7 @@ def _object(doc, verb) -> TextSpan | None:  # noqa: ANN001
     return None
 
 
-def _before_aside(doc, start, end):  # noqa: ANN001, ANN202 - Tokens -> the Token to end at
+def _before_aside(doc, start, end):  # Tokens -> the Token to end at
     """``end``, or the token before a parenthesis or dash aside that opens after ``start``
     (the aside may hold a claim of its own: "(though other estimates put ...)")."""
     for i in range(start.i + 1, end.i + 1):
@@ -172,7 +172,7 @@ def _before_aside(doc, start, end):  # noqa: ANN001, ANN202 - Tokens -> the Toke
     return end
 
 
-def _parenthetical(doc, verb) -> TextSpan | None:  # noqa: ANN001
+def _parenthetical(doc, verb) -> TextSpan | None:
     """For a cue in mid-sentence ("In China, he wrote later, there was ..."), the larger
     piece of the sentence on either side of the cue's clause."""
     if verb.dep_ not in ("parataxis", "advcl", "ccomp") or verb.head.pos_ not in ("VERB", "AUX"):
@@ -185,7 +185,7 @@ def _parenthetical(doc, verb) -> TextSpan | None:  # noqa: ANN001
     return max(parts, key=lambda s: len(s.text)) if parts else None
 
 
-def _put_content(doc, verb, subject) -> tuple[TextSpan | None, str]:  # noqa: ANN001
+def _put_content(doc, verb, subject) -> tuple[TextSpan | None, str]:
     """``X put the figure at N`` (any object when "at" is followed by a number), or
     ``other estimates put the number far lower``: from the object to the clause's end."""
     objects = [c for c in verb.children if c.dep_ == "dobj"]
@@ -201,7 +201,7 @@ def _put_content(doc, verb, subject) -> tuple[TextSpan | None, str]:  # noqa: AN
     return span, "put ... at" if at else "put"
 
 
-def _according(doc, token, mentions: Mentions) -> Claim | None:  # noqa: ANN001
+def _according(doc, token, mentions: Mentions) -> Claim | None:
     to = next(c for c in token.children if c.lower_ == "to")
     objects = [c for c in to.children if c.dep_ == "pobj"]
     if not objects:
@@ -223,7 +223,7 @@ def _according(doc, token, mentions: Mentions) -> Claim | None:  # noqa: ANN001
 
 
 # -- quotes -------------------------------------------------------------------------------------
-def _adjacent_quote(doc, verb, quotes: list[tuple[int, int]]) -> tuple[int, int] | None:  # noqa: ANN001
+def _adjacent_quote(doc, verb, quotes: list[tuple[int, int]]) -> tuple[int, int] | None:
     """The quote right before the cue (``"...," X said``: only the subject between) or
     right after it (``X said: "..."``, ``X told reporters, "..."``)."""
     text, sent = doc.text, verb.sent
@@ -240,7 +240,7 @@ def _adjacent_quote(doc, verb, quotes: list[tuple[int, int]]) -> tuple[int, int]
     return None
 
 
-def _orphan_quotes(doc, quotes, claims: list[Claim]) -> Iterable[Claim]:  # noqa: ANN001
+def _orphan_quotes(doc, quotes, claims: list[Claim]) -> Iterable[Claim]:
     """Quotes no cue took: attributed to the claim of the previous sentence of the
     paragraph (or the previous paragraph's last), else to the next sentence's."""
     text = doc.text
@@ -272,7 +272,7 @@ def _orphan_quotes(doc, quotes, claims: list[Claim]) -> Iterable[Claim]:  # noqa
 
 
 # -- spans --------------------------------------------------------------------------------------
-def _make(doc, speaker, resolved, role, cue, lemma, content, sent, attribution) -> Claim:  # noqa: ANN001
+def _make(doc, speaker, resolved, role, cue, lemma, content, sent, attribution) -> Claim:
     start = min(sent.start_char, content.start, cue.start)
     end = max(sent.end_char, content.end)
     sentence = _trimmed(doc.text, start, end, keep_end=True) or _span(doc.text, start, end)
@@ -280,7 +280,7 @@ def _make(doc, speaker, resolved, role, cue, lemma, content, sent, attribution) 
                  resolved=resolved, role=role, figures=_figures(doc, content), attribution=attribution)
 
 
-def _sentence(doc, span: TextSpan) -> TextSpan:  # noqa: ANN001
+def _sentence(doc, span: TextSpan) -> TextSpan:
     first = doc.char_span(span.start, span.start + 1, alignment_mode="expand")
     last = doc.char_span(span.end - 1, span.end, alignment_mode="expand")
     start = first.sent.start_char if first is not None else span.start
@@ -288,7 +288,7 @@ def _sentence(doc, span: TextSpan) -> TextSpan:  # noqa: ANN001
     return _trimmed(doc.text, min(start, span.start - 1), max(end, span.end + 1), keep_end=True) or span
 
 
-def _figures(doc, content: TextSpan) -> tuple[Figure, ...]:  # noqa: ANN001
+def _figures(doc, content: TextSpan) -> tuple[Figure, ...]:
     out = []
     for ent in doc.ents:
         if ent.label_ not in _FIGURE_LABELS or ent.start_char < content.start or ent.end_char > content.end:

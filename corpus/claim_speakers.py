@@ -46,7 +46,7 @@ class Mentions:
     """The PERSON and organisation mentions of one parsed ``doc``, in text order, to
     resolve pronoun speakers against (earlier claims' speakers are added as found)."""
 
-    def __init__(self, doc, quotes: list[tuple[int, int]] = ()) -> None:  # noqa: ANN001 - a spacy Doc
+    def __init__(self, doc, quotes: list[tuple[int, int]] = ()) -> None:  # a spacy Doc
         self.doc = doc
         self.items: list[_Mention] = []
         quoted = [False] * len(doc)  # names inside someone's quote are not the writer's referents
@@ -85,7 +85,7 @@ class Mentions:
         self.items.append(_Mention(span, kind, head, True))
         self.items.sort(key=lambda m: m.span.start)
 
-    def resolve(self, token) -> TextSpan | None:  # noqa: ANN001 - the pronoun or head noun
+    def resolve(self, token) -> TextSpan | None:  # the pronoun or head noun
         """The mention ``token`` (he, she, it, they, or the head of "the company") refers to."""
         word = token.lower_
         kinds = ("PERSON",) if word in PERSON_PRONOUNS else ("PERSON", "ORG") if word in EITHER_PRONOUNS \
@@ -122,7 +122,7 @@ class Mentions:
         return None
 
 
-def speaker_of(doc, head, mentions: Mentions) -> tuple[TextSpan | None, TextSpan | None, TextSpan | None]:  # noqa: ANN001
+def speaker_of(doc, head, mentions: Mentions) -> tuple[TextSpan | None, TextSpan | None, TextSpan | None]:
     """``(speaker, resolved, role)`` for the subject token ``head`` of a cue (or the
     object of "according to"); ``(None, None, None)`` for "I", "we", "who" and the like."""
     text = doc.text
@@ -176,13 +176,13 @@ def speaker_of(doc, head, mentions: Mentions) -> tuple[TextSpan | None, TextSpan
     return speaker, resolved, None
 
 
-def _named(mentions: Mentions, speaker: TextSpan, entity) -> TextSpan:  # noqa: ANN001
+def _named(mentions: Mentions, speaker: TextSpan, entity) -> TextSpan:
     kind = "ORG" if entity.label_ == "ORG" else "PERSON"
     mentions.add_speaker(speaker, kind, entity.root.lemma_.lower())
     return speaker
 
 
-def _consistent_kinds(names: list) -> dict[int, str]:  # noqa: ANN001 - spaCy entity spans
+def _consistent_kinds(names: list) -> dict[int, str]:  # spaCy entity spans
     """``{entity start token: PERSON | ORG | other label}``, overriding spaCy's label by
     how the article shortens a name: a later lone first word ("Velora" after "Velora
     Motors") makes both an organisation, a later lone last word ("Petrova" after "Nadia
@@ -201,7 +201,7 @@ def _consistent_kinds(names: list) -> dict[int, str]:  # noqa: ANN001 - spaCy en
     return kinds
 
 
-def _entity_of(doc, token):  # noqa: ANN001, ANN202 - the name entity holding token, or None
+def _entity_of(doc, token):  # the name entity holding token, or None
     for ent in doc.ents:
         if ent.start <= token.i < ent.end and ent.label_ in _NAME_LABELS:
             if ent.text.islower():
@@ -211,5 +211,5 @@ def _entity_of(doc, token):  # noqa: ANN001, ANN202 - the name entity holding to
     return None
 
 
-def _strip_possessive(ent):  # noqa: ANN001, ANN202
+def _strip_possessive(ent):
     return ent[:-1] if len(ent) and ent[-1].text in ("'s", "’s") else ent

@@ -17,7 +17,7 @@ _NLP: dict[str, object] = {}
 _NLP_LOCK = threading.Lock()
 
 
-def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # noqa: ANN201 - a spacy.Language
+def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # a spacy.Language
     """The spaCy pipeline ``name``, loaded once per process (thread-safe), never at import.
 
     Raises ``OSError`` (spaCy's own) when no installed package has that name."""

@@ -72,7 +72,7 @@ class ClaimHit:
         }
 
 
-def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | None = None,  # noqa: ANN001
+def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | None = None,
                   filters: SearchFilters | None = None, rrf_k: int = 60, dense_weight: float = 0.7,
                   lexical_weight: float = 1.0) -> list[ClaimHit]:
     """The ``k`` claims of ``archive`` (the embedded backend) most relevant to ``query``,
@@ -120,7 +120,7 @@ def _speaker_matches(claim: Claim, speaker: str) -> bool:
     return any(needle in f.lower() for f in fields)
 
 
-def _dense_ranking(embedder, query: str, rows: Sequence[tuple]) -> list[tuple[int, float]]:  # noqa: ANN001
+def _dense_ranking(embedder, query: str, rows: Sequence[tuple]) -> list[tuple[int, float]]:
     with_vectors = [(cid, v) for cid, v in rows if v is not None]
     if not with_vectors:
         return []
@@ -131,7 +131,7 @@ def _dense_ranking(embedder, query: str, rows: Sequence[tuple]) -> list[tuple[in
     return [(with_vectors[i][0], float(scores[i])) for i in order]
 
 
-def _lexical_ranking(conn, query: str, allowed: set[int], limit: int = 200) -> list[int]:  # noqa: ANN001
+def _lexical_ranking(conn, query: str, allowed: set[int], limit: int = 200) -> list[int]:
     match = fts_query(query)
     if match is None:
         return []
@@ -140,7 +140,7 @@ def _lexical_ranking(conn, query: str, allowed: set[int], limit: int = 200) -> l
     return [r[0] for r in found if r[0] in allowed]
 
 
-def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) -> list[tuple[int, float]]:  # noqa: ANN001
+def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) -> list[tuple[int, float]]:
     """``fused`` plus, right after each claim, the other claims of its sentence (the seed's
     "(though other estimates put the number far lower)"), so disagreement is beside it."""
     out: list[tuple[int, float]] = []
@@ -161,7 +161,7 @@ def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) ->
     return out
 
 
-def _hits(conn, fused: list[tuple[int, float]]) -> list[ClaimHit]:  # noqa: ANN001
+def _hits(conn, fused: list[tuple[int, float]]) -> list[ClaimHit]:
     if not fused:
         return []
     ids = [cid for cid, _ in fused]

@@ -18,11 +18,11 @@ DISTRACTORS = 24  # dev news articles added beside the seed
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, ANN201 - embedder: loaded once
+def run(tmp_path_factory: pytest.TempPathFactory, embedder):  # embedder: loaded once
     data_dir = tmp_path_factory.mktemp("claims") / "data"
     runner = CliRunner()
 
-    def invoke(*args: str):  # noqa: ANN202
+    def invoke(*args: str):
         result = runner.invoke(cli.app, ["--data-dir", str(data_dir), "--no-server", *args])
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
@@ -35,7 +35,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, embedder):  # noqa: ANN001, AN
     return invoke
 
 
-def test_moustapha_estimate_with_the_other_estimates_beside_it(run) -> None:  # noqa: ANN001
+def test_moustapha_estimate_with_the_other_estimates_beside_it(run) -> None:
     result = run("claims", "--json", "Chinese fighters in Syria")
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)["claims"]
@@ -51,7 +51,7 @@ def test_moustapha_estimate_with_the_other_estimates_beside_it(run) -> None:  # 
     assert beside["group"] == top["group"]
 
 
-def test_terrorist_diaspora_finds_comey(run) -> None:  # noqa: ANN001
+def test_terrorist_diaspora_finds_comey(run) -> None:
     found = json.loads(run("claims", "--json", "terrorist diaspora").stdout)["claims"]
     comey = [c for c in found[:3] if c["speaker"] == "James Comey"]
     assert comey and any("diaspora" in c["content"] for c in comey)
@@ -59,7 +59,7 @@ def test_terrorist_diaspora_finds_comey(run) -> None:  # noqa: ANN001
     assert only and {c["speaker"] for c in only} == {"James Comey"}
 
 
-def test_text_output_and_errors(run) -> None:  # noqa: ANN001
+def test_text_output_and_errors(run) -> None:
     result = run("claims", "Chinese fighters in Syria", "--k", "2")
     assert result.exit_code == 0
     assert "Imad Moustapha (Syria's Ambassador to China), no date, estimated: as many as 5,000" in result.stdout

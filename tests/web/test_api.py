@@ -255,7 +255,7 @@ def test_sse_keepalive_fills_silence_and_passes_errors_on() -> None:
     assert got == ["a"]
 
 
-def test_claims_search_with_exact_citations_and_speaker_filter(client) -> None:  # noqa: ANN001
+def test_claims_search_with_exact_citations_and_speaker_filter(client) -> None:
     r = client.get("/api/claims", params={"q": "dockworkers contract talks", "k": 5})
     assert r.status_code == 200, r.text
     body = r.json()
