@@ -215,9 +215,10 @@ def test_two_articles_under_one_id_keep_the_first(tmp_path: Path, embedder) -> N
 
 
 @pytest.mark.slow
-def test_in_process_add_loads_no_spacy_and_no_command_loads_gradio(tmp_path: Path) -> None:
-    """``add`` in its own process loads the embedding model only: no spaCy, no Gradio
-    (a fresh interpreter, as a script calling ``byline add`` has)."""
+def test_in_process_add_without_claims_loads_no_spacy_and_no_command_loads_gradio(tmp_path: Path) -> None:
+    """``add`` in its own process with ``index.claims = false`` loads the embedding model
+    only: no spaCy (claim extraction is what needs it), and no command loads Gradio (a
+    fresh interpreter, as a script calling ``byline add`` has)."""
     story = tmp_path / "story.txt"
     story.write_text(f"{TOPICS['bridge'][0]}\n\n{TOPICS['bridge'][1]}", encoding="utf-8")
     data = tmp_path / "data"
@@ -232,7 +233,7 @@ def test_in_process_add_loads_no_spacy_and_no_command_loads_gradio(tmp_path: Pat
             "run('ask', 'Wer ist der Bürgermeister?')\n"
             "print('AFTER-ASK', [m for m in ('gradio',) if m in sys.modules])\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BYLINE_")}
-    env.update(HF_HUB_OFFLINE="1", **ENV)
+    env.update(HF_HUB_OFFLINE="1", BYLINE_INDEX__CLAIMS="false", **ENV)
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
