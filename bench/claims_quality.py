@@ -47,7 +47,7 @@ def load_gold(path: Path = GOLD, shared: Path = SHARED) -> list[dict]:
     from ``shared`` (body after the headline, as ``byline add`` stores it) and left out
     when that folder is absent. Each claim gains ``content_start`` / ``content_end``.
     Raises ``ValueError`` naming the article and field of a substring not in the text."""
-    from corpus.loaders import _split_headline
+    from corpus.loaders import ArticleFactory, load_path
 
     articles = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -56,7 +56,8 @@ def load_gold(path: Path = GOLD, shared: Path = SHARED) -> list[dict]:
             source = shared / article["path"]
             if not source.exists():
                 continue
-            article["title"], article["text"] = _split_headline(source.read_text(encoding="utf-8"))
+            loaded = next(iter(load_path(source, ArticleFactory())))  # as `byline add` reads it
+            article["title"], article["text"] = loaded.article.title, loaded.article.text
         text = article["text"]
         for i, claim in enumerate(article["claims"]):
             for field in ("speaker", "cue", "content"):

@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_settings()
     archive = open_eval_archive([args.dev / "articles.jsonl"], cfg)
     (args.model_dir / "calibration.json").unlink(missing_ok=True)
-    reader = TrainedReader(args.model_dir, spacy_model=cfg.reader.spacy_model)
+    reader = TrainedReader(args.model_dir, spacy_model=cfg.reader.spacy_model, embedder=archive.embedder)
     pipeline = QAPipeline(archive, cfg, reader=reader)
     questions = [q for q in read_jsonl(args.dev / "questions.jsonl") if question_split(q) == "calib"]
     news = [q for q in questions if q["corpus"] == "news"]

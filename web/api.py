@@ -186,24 +186,14 @@ def _ask_args(service: QAService, body: AskRequest) -> tuple[str, list[tuple[str
 
 
 def _load_upload(data: bytes, filename: str, content_type: str, factory: Any) -> list[Any]:
-    """Loader results for one uploaded file (by suffix, else by content type)."""
-    from corpus.loaders import LoadResult, load_html, load_json, load_text
+    """Loader results for one uploaded file (by suffix, else by content type): the same
+    format dispatch as files on disk (:func:`corpus.loaders.load_bytes`)."""
+    from corpus.loaders import load_bytes
 
     where = f"upload:{filename}" if filename else "request body"
-    suffix = PurePosixPath(filename or "").suffix.lower()
-    ctype = (content_type or "").split(";")[0].strip().lower()
-    origin = f"upload:{filename}" if filename else None
-    hint = PurePosixPath(filename).stem if filename else ""
-    if suffix in (".jsonl", ".ndjson") or ctype in ("application/x-ndjson", "application/jsonl"):
-        return list(load_json(data, where, factory, lines=True))
-    if suffix == ".json" or ctype == "application/json":
-        return list(load_json(data, where, factory, lines=False))
-    if suffix in (".html", ".htm") or ctype == "text/html":
-        return [load_html(data, where, factory, id_origin=origin, id_hint=hint)]
-    if suffix in (".txt", ".md", ".markdown") or ctype in ("text/plain", "text/markdown"):
-        return [load_text(data, where, factory, id_origin=origin, id_hint=hint)]
-    return [LoadResult(where, reason=f"{where}: unsupported file type {suffix or ctype or '(none)'!r} "
-                                     "(use .json, .jsonl, .html, .txt or .md)")]
+    return list(load_bytes(data, where, factory, suffix=PurePosixPath(filename or "").suffix,
+                           content_type=content_type or "", id_origin=f"upload:{filename}" if filename else None,
+                           id_hint=PurePosixPath(filename).stem if filename else ""))
 
 
 def build_api_router(service: QAService) -> APIRouter:

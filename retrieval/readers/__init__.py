@@ -41,7 +41,7 @@ def make_reader(settings: "Settings", embedder: TextEmbedder) -> Reader:
     def offline() -> Reader:
         from retrieval.readers.trained import TrainedReader
 
-        return TrainedReader(spacy_model=cfg.spacy_model)
+        return TrainedReader(spacy_model=cfg.spacy_model, embedder=embedder)
 
     if name == "offline":
         return offline()

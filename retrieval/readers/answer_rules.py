@@ -141,6 +141,12 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[^\W_]+", text)}
 
 
+# Entity labels (OntoNotes) that never answer "who": events, works, laws, languages,
+# places and facilities, times and quantities.
+_NOT_AGENTS = {"EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "LOC", "FAC", "DATE", "TIME", "MONEY", "PERCENT",
+               "QUANTITY", "CARDINAL", "ORDINAL"}
+
+
 def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str | None = None,
             head_lemmas: set[str] | None = None) -> bool:
     """True when ``span_text`` (whose overlapping spaCy entity labels are ``span_labels``,
@@ -162,6 +168,8 @@ def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str |
             return True
         if words & ROLE_NOUNS or (head_lemmas or set()) & ROLE_NOUNS:
             return True
+        if span_labels & _NOT_AGENTS:
+            return False  # "the Battle of Hastings" is a name, but no one who did anything
         names = [w for w in re.findall(r"[^\W_]+", text) if w[:1].isupper() and w.lower() not in STOPWORDS]
         return bool(names) and not _DIGIT.search(text) and not words & set(MONTHS + _WEEKDAYS)
     if kind == "date":

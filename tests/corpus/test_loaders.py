@@ -451,3 +451,17 @@ def test_feed_unreachable_or_not_a_feed(http_server) -> None:
     not_feed = http_server.serve("/plain", "just text, no feed", "text/plain")
     reason = only_rejection(load(feeds=[not_feed]))
     assert not_feed in reason and "feed" in reason
+
+
+def test_load_bytes_dispatches_by_suffix_then_content_type() -> None:
+    from corpus.loaders import load_bytes
+
+    factory = ArticleFactory()
+    record = b'{"id": "r1", "title": "Dam", "text": "The dam holds 38 million cubic metres."}\n'
+    by_suffix = list(load_bytes(record, "upload:a.jsonl", factory, suffix=".JSONL"))
+    by_type = list(load_bytes(record, "request body", factory, content_type="application/x-ndjson; charset=utf-8"))
+    assert [r.article.id for r in by_suffix] == [r.article.id for r in by_type] == ["r1"]
+    text = list(load_bytes(b"Dam opens\n\nThe dam opened on Tuesday.", "upload:n", factory, content_type="text/plain"))
+    assert text[0].article.title == "Dam opens" and text[0].article.text == "The dam opened on Tuesday."
+    unknown = list(load_bytes(b"%PDF-1.4", "upload:x.pdf", factory, suffix=".pdf"))
+    assert unknown[0].article is None and unknown[0].reason.startswith("upload:x.pdf: unsupported file type '.pdf'")

@@ -67,6 +67,10 @@ def test_money_and_share_units() -> None:
     ("individual", "Mara Quist", {"PERSON"}, None, True),
     ("individual", "the team's captain", set(), None, True),
     ("person", "Fenwick Foxes", {"ORG"}, None, True),
+    ("person", "the Battle of Hastings", {"EVENT"}, None, False),
+    ("person", "Trim Castle", {"FAC"}, None, False),
+    ("person", "the Magna Carta", {"LAW"}, None, False),
+    ("person", "the Battle Commission", {"ORG"}, None, True),
 ])
 def test_type_ok(kind: str, span: str, labels: set[str], unit: str | None, ok: bool) -> None:
     assert type_ok(kind, span, labels, unit) is ok

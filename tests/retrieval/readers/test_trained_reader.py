@@ -161,3 +161,28 @@ def test_proximity_counts_words_to_the_nearest_question_keyword() -> None:
     far = _proximity(sentence, 100, 100 + far_start, 100 + far_start + 7, stems)
     assert 0.0 < far < near <= 1.0
     assert _proximity(sentence, 0, a, b, set()) == 0.0
+
+
+def test_sentence_similarity_ranks_the_paraphrased_sentence_first(embedder) -> None:
+    from retrieval.readers.trained import FEATURES, CandidateFeatures, TrainedReader
+    from retrieval.readers.transformers_qa import SpanCandidate
+    from retrieval.types import Span
+
+    text = ("The United States has never imported much oil from Russia. "
+            "At the time, Iran was the world's second-largest oil exporter and a close US ally.")
+    split = text.index("At the time")
+
+    def cand(word: str, sentence: Span) -> CandidateFeatures:
+        start = text.index(word)
+        return CandidateFeatures(SpanCandidate("a", start, start + len(word), 1.0, 0.0, 0.7), sentence,
+                                 (0.0,) * (len(FEATURES) - 2), word)
+
+    scored = [cand("Russia", Span(0, split - 1)), cand("Iran", Span(split, len(text)))]
+    question = "Which oil producer was a close ally of the United States?"
+    with_sim = TrainedReader(MODEL_DIR, embedder=embedder)._with_sentence_similarity(question, scored, {"a": text})
+    cos, gap = FEATURES.index("sent_cosine"), FEATURES.index("sent_cosine_gap")
+    assert all(len(f.values) == len(FEATURES) for f in with_sim)
+    russia, iran = with_sim
+    assert iran.values[cos] > russia.values[cos] and iran.values[gap] == 0.0 > russia.values[gap]
+    without = TrainedReader(MODEL_DIR)._with_sentence_similarity(question, scored, {"a": text})
+    assert [f.values[-2:] for f in without] == [(0.0, 0.0), (0.0, 0.0)]

@@ -1,5 +1,5 @@
 """Loading articles from HTML pages, ``http(s)://`` URLs and RSS/Atom feeds (trafilatura,
-httpx, feedparser: imported on use). Like :mod:`corpus.loaders`, every loader yields or
+httpx, feedparser: imported on use). Like the rest of :mod:`corpus.loaders`, every loader yields or
 returns :class:`~corpus.loaders.LoadResult` items and never raises for bad input.
 """
 
@@ -10,9 +10,10 @@ import re
 from typing import Any, Iterator
 
 from corpus.article import Article
-from corpus.loaders import (ArticleFactory, LoadResult, Overrides, RejectedInput, _given_id, _result,
-                            decode_text, has_visible_text, load_json, load_text, normalise_newlines,
-                            parse_date)
+from corpus.loaders.base import (ArticleFactory, LoadResult, Overrides, RejectedInput, _given_id, _result,
+                                 decode_text, has_visible_text, normalise_newlines, parse_date)
+from corpus.loaders.records import load_json
+from corpus.loaders.text import load_text
 
 
 def load_html(data: bytes, where: str, factory: ArticleFactory, *, url: str = "",
