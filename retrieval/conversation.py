@@ -65,7 +65,11 @@ def _antecedents(history: Sequence[tuple[str, str]], model: str) -> tuple[str | 
             elif thing is None and ent.label_ not in {"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT"}:
                 thing = ent.text
         if thing is None:
-            chunks = [c for c in qdoc.noun_chunks if c.root.pos_ != "PRON"]
+            # A named person, organisation or place is the "he"/"they" antecedent above, not
+            # the "it": "How large is the budget the City Council approved?" -> "it" = the budget.
+            named = [(e.start, e.end) for e in qdoc.ents if e.label_ in {"PERSON", "ORG", "NORP", "GPE"}]
+            chunks = [c for c in qdoc.noun_chunks if c.root.pos_ != "PRON"
+                      and not any(s < c.end and c.start < e for s, e in named)]
             if chunks:
                 thing = chunks[-1].text
         if person and thing and group:

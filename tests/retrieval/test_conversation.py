@@ -43,3 +43,10 @@ def test_it_refers_to_a_thing() -> None:
     history = [("Which show was green lit for a second season?", "Squid Game")]
     out = rewrite_followup("Who directs it?", history)
     assert "Squid Game" in out
+
+
+def test_it_is_the_thing_asked_about_not_the_organisation_beside_it() -> None:
+    history = [("How large is the operating budget the Northfield City Council approved for 2024-25?",
+                "$412 million")]
+    out = rewrite_followup("When does it take effect?", history)
+    assert out.startswith("When does the operating budget take effect?"), out
