@@ -122,6 +122,16 @@ class Mentions:
         return None
 
 
+def _proper_run(doc, head):  # -> a spacy Span
+    """``head`` with the run of capitalised compounds before it: "South China Morning Post",
+    "Ana Ruiz"."""
+    first = head.i
+    while first > 0 and doc[first - 1].dep_ == "compound" and doc[first - 1].head.i == head.i \
+            and doc[first - 1].text[:1].isupper():
+        first -= 1
+    return doc[first:head.i + 1]
+
+
 def speaker_of(doc, head, mentions: Mentions) -> tuple[TextSpan | None, TextSpan | None, TextSpan | None]:
     """``(speaker, resolved, role)`` for the subject token ``head`` of a cue (or the
     object of "according to"); ``(None, None, None)`` for "I", "we", "who" and the like."""
@@ -131,9 +141,12 @@ def speaker_of(doc, head, mentions: Mentions) -> tuple[TextSpan | None, TextSpan
             return None, None, None
         return span_of(text, head.idx, head.idx + len(head.text)), mentions.resolve(head), None
     entity = _entity_of(doc, head)
-    appos = [c for c in head.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG")]
+    # A name in apposition; spaCy's small model leaves some names untagged ("the mayor, Ana
+    # Ruiz, said"), so a capitalised proper noun counts too.
+    appos = [c for c in head.children if c.dep_ == "appos"
+             and (c.ent_type_ in ("PERSON", "ORG") or (c.pos_ == "PROPN" and c.text[:1].isupper()))]
     if entity is None and appos:  # "Syria's Ambassador to China, Imad Moustapha"
-        name = _entity_of(doc, appos[0]) or doc[appos[0].i:appos[0].i + 1]
+        name = _entity_of(doc, appos[0]) or _proper_run(doc, appos[0])
         role = trimmed(text, head.left_edge.idx, name.start_char)
         speaker = span_of(text, name.start_char, name.end_char)
         return _named(mentions, speaker, name), mentions.full_name(speaker), role
@@ -145,11 +158,7 @@ def speaker_of(doc, head, mentions: Mentions) -> tuple[TextSpan | None, TextSpan
             speaker = span_of(text, name.start_char, name.end_char)
             return _named(mentions, speaker, name), mentions.full_name(speaker), role
     if entity is None and head.pos_ == "PROPN" and head.text[:1].isupper():
-        first = head.i  # the run of capitalised compounds before the head: "South China Morning Post"
-        while first > 0 and doc[first - 1].dep_ == "compound" and doc[first - 1].head.i == head.i \
-                and doc[first - 1].text[:1].isupper():
-            first -= 1
-        entity = doc[first:head.i + 1]
+        entity = _proper_run(doc, head)
     if entity is not None:  # "former FBI Director James Comey", "Ortiz, an analyst at ..."
         speaker = span_of(text, entity.start_char, entity.end_char)
         role = None

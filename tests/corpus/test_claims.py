@@ -118,6 +118,17 @@ def test_dict_round_trip(story_claims: list[Claim]) -> None:
         assert Claim.from_dict(claim.to_dict()) == claim
 
 
+def test_a_role_then_a_name_the_tagger_missed() -> None:
+    """spaCy's small model tags no entity in "the mayor, Ana Ruiz,": the apposition still
+    names the speaker, and the role is the noun phrase before it (a new user's case)."""
+    from corpus.claim_rules import extract_claims
+
+    text = 'The pool closed in March. "We will reopen in May," the mayor, Ana Ruiz, said.'
+    (claim,) = extract_claims(text)
+    assert (claim.speaker.text, claim.role.text, claim.content.text) == ("Ana Ruiz", "the mayor", "We will reopen in May")
+    assert text[claim.speaker.start:claim.speaker.end] == "Ana Ruiz"
+
+
 def test_no_claims_in_plain_text_and_type_errors() -> None:
     from corpus.claim_rules import extract_claims
 
