@@ -263,7 +263,8 @@ def verify() -> None:
         raise typer.Exit(1)
     s = archive.stats()
     where = "Milvus" if archive.settings.index.backend == "milvus" else "SQLite, FAISS and the lexical index"
-    typer.echo(f"ok: {s.articles} articles, {s.chunks} chunks agree in {where}")
+    claims = f"; {s.claims} claims, every span exact" if s.claims else ""
+    typer.echo(f"ok: {s.articles} articles, {s.chunks} chunks agree in {where}{claims}")
 
 
 @app.command()

@@ -26,7 +26,7 @@ from corpus.article import Article
 from corpus.chunking import Chunker
 from corpus.loaders import LoadResult
 from index.batching import add_in_batches
-from index.claims_store import delete_all_claims, ensure_claims_schema, insert_claims, verify_claims
+from index.claims_store import count_claims, delete_all_claims, ensure_claims_schema, insert_claims, verify_claims
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
 from index.dense import DenseIndex, choose_type
@@ -377,7 +377,8 @@ class Archive(EmbeddingComponents):
                      embedder=meta.get("embedder_name", self.embedder.name if counts["chunks"] else ""),
                      dimension=int(meta.get("dimension", 0)),
                      faiss_type=dense.faiss_type if dense else choose_type(self.settings.index.faiss_type, 0),
-                     data_dir=str(self.data_dir), disk_bytes=disk, sources=self.sources())
+                     data_dir=str(self.data_dir), disk_bytes=disk, sources=self.sources(),
+                     claims=count_claims(self.store.connect()))
 
     def index_health(self) -> dict[str, object]:
         """The derived indexes' state for ``/healthz``, without waiting for any lock:

@@ -135,6 +135,7 @@ class Stats:
     data_dir: str
     disk_bytes: int
     sources: dict[str, int] = field(default_factory=dict)
+    claims: int = 0  # attributed claims stored (the embedded backend; Milvus stores none)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict."""

@@ -66,6 +66,13 @@ def has_claims_tables(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name='claim_articles'").fetchone() is not None
 
 
+def count_claims(conn: sqlite3.Connection) -> int:
+    """Stored claims (0 for an archive made before the claims tables)."""
+    if not has_claims_tables(conn):
+        return 0
+    return int(conn.execute("SELECT count(*) FROM claims").fetchone()[0])
+
+
 def ensure_claims_schema(conn: sqlite3.Connection) -> None:
     """Create the claims tables if missing (outside any transaction; idempotent)."""
     if not has_claims_tables(conn):

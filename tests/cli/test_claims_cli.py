@@ -72,3 +72,10 @@ def test_text_output_and_errors(run) -> None:
 def test_missing_archive_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.app, ["--data-dir", str(tmp_path / "none"), "claims", "anything"])
     assert result.exit_code == 1 and "error:" in result.output and str(tmp_path / "none") in result.output
+
+
+def test_verify_and_stats_count_the_claims(run) -> None:
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["claims"] > 10  # the seed alone holds 11 gold claims
+    verified = run("verify")
+    assert verified.exit_code == 0 and f"; {stats['claims']} claims, every span exact" in verified.output
