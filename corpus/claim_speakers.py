@@ -125,8 +125,8 @@ class Mentions:
 def _proper_run(doc, head):  # -> a spacy Span
     """``head`` with the run of capitalised compounds before it: "South China Morning Post",
     "Ana Ruiz"."""
-    first = head.i
-    while first > 0 and doc[first - 1].dep_ == "compound" and doc[first - 1].head.i == head.i \
+    first = head.i  # a compound may hang on another word of the run: "South" -> "China" -> "Post"
+    while first > 0 and doc[first - 1].dep_ == "compound" and first <= doc[first - 1].head.i <= head.i \
             and doc[first - 1].text[:1].isupper():
         first -= 1
     return doc[first:head.i + 1]

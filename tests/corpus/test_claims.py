@@ -100,6 +100,8 @@ def test_seed_moustapha_estimate_and_other_estimates() -> None:
     assert other.cue_lemma == "put" and other.content.text == "the number far lower"
     wrote = [c for c in claims if c.speaker.text == "he" and c.cue.text == "wrote"]
     assert wrote and all(c.resolved is not None and c.resolved.text == "Colin Clarke" for c in wrote)
+    # the whole outlet name, though spaCy hangs "South" on "China", not on "Post"
+    assert any(c.speaker.text == "South China Morning Post" and c.cue.text == "reported" for c in claims)
 
 
 def test_check_names_the_corrupted_field(story_claims: list[Claim]) -> None:
