@@ -13,18 +13,9 @@ from typing import Any, List, Optional
 
 import typer
 
-from cli.common import STATE, app, empty_archive_message, fail, open_archive, settings
+from cli.common import STATE, app, empty_archive_message, fail, open_archive, search_filters, settings
 
 READER_HELP = "Answer backend: offline | offline-rules | transformers | llm (default: settings reader.name)."
-
-
-def _filters(source: Optional[str], since: Optional[str], until: Optional[str]):
-    from index.base import SearchFilters
-
-    try:
-        return SearchFilters.from_mapping({"source": source, "since": since, "until": until})
-    except ValueError as exc:
-        fail(str(exc).replace("filters.", "--"), 2)
 
 
 def with_reader(cfg, reader: Optional[str]):  # config.Settings
@@ -62,7 +53,7 @@ def ask(
     """Answer a question from the archive, with citations of exact article spans.
 
     Exit 1 when the archive is missing or empty, 2 for an invalid question or option."""
-    filters = _filters(source, since, until)
+    filters = search_filters(source, since, until)
     cfg = settings()
     answer = None
     if reader is None or reader == cfg.reader.name:
@@ -111,7 +102,7 @@ def chat(
     Type /new to start a new conversation, /quit (or Ctrl-D) to leave."""
     from retrieval.pipeline import QAPipeline
 
-    filters = _filters(source, since, until)
+    filters = search_filters(source, since, until)
     archive = open_archive(create=False)
     if archive.count() == 0:
         fail(empty_archive_message(archive.data_dir))

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from cli.common import app, empty_archive_message, fail, open_archive
+from cli.common import app, empty_archive_message, fail, open_archive, search_filters
 
 
 @app.command()
@@ -29,18 +29,15 @@ def claims(
     citation (article id + exact span); claims about the same quantity side by side.
 
     Exit 1 when the archive is missing or empty, 2 for an invalid option."""
-    from cli.answers import _filters
     from index.base import ArchiveError
     from retrieval.claims import search_claims
 
-    filters = _filters(source, since, until)
+    filters = search_filters(source, since, until)
     archive = open_archive(create=False)
     if not archive.list_articles():
         fail(empty_archive_message(archive.data_dir))
-    r = archive.settings.retrieval
     try:
-        hits = search_claims(archive, archive.embedder, query, k=k, speaker=speaker, filters=filters,
-                             rrf_k=r.rrf_k, dense_weight=r.dense_weight, lexical_weight=r.lexical_weight)
+        hits = search_claims(archive, archive.embedder, query, k=k, speaker=speaker, filters=filters)
     except ValueError as exc:
         fail(str(exc), 2)
     except ArchiveError as exc:

@@ -31,6 +31,17 @@ class State:
 STATE = State()
 
 
+def search_filters(source: Optional[str], since: Optional[str], until: Optional[str]):  # -> SearchFilters
+    """``--source/--since/--until`` as :class:`~index.base.SearchFilters`; exits 2 naming
+    the option for a bad date."""
+    from index.base import SearchFilters
+
+    try:
+        return SearchFilters.from_mapping({"source": source, "since": since, "until": until})
+    except ValueError as exc:
+        fail(str(exc).replace("filters.", "--"), 2)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code`` (1: the command failed,
     2: a usage error)."""

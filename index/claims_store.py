@@ -25,7 +25,8 @@ from typing import Sequence
 
 from corpus.claims import Claim, ClaimSpanError
 
-__all__ = ["CLAIMS_SCHEMA", "ClaimRow", "delete_claims", "ensure_claims_schema", "has_claims_tables",
+__all__ = ["CLAIMS_SCHEMA", "ClaimRow", "claim_candidates", "claim_with_siblings", "claims_bm25",
+           "claims_with_articles", "delete_claims", "ensure_claims_schema", "has_claims_tables",
            "insert_claims", "verify_claims"]
 
 CLAIMS_SCHEMA = """
@@ -155,3 +156,36 @@ def verify_claims(conn: sqlite3.Connection, expect_extracted: bool, limit: int =
             problems.append(f"{missing} articles have no extracted claims (added before claims existed): "
                             "run `byline rebuild` to extract them")
     return problems
+
+
+# -- reads for claim search (retrieval/claims.py ranks; the SQL stays here) --------------------
+def claim_candidates(conn: sqlite3.Connection, where: str, params: Sequence[object]) -> list[tuple[int, bytes | None, str]]:
+    """``(claim id, float32 vector bytes of the chunk holding the claim's content or None,
+    claim JSON)`` for the claims of the articles matching ``where`` (SQL over ``articles a``,
+    from :meth:`~index.store.ArticleStore.filter_sql`)."""
+    return conn.execute(
+        "SELECT c.id, (SELECT ch.vector FROM chunks ch WHERE ch.article_id = c.article_id AND "
+        "ch.start <= c.content_start AND c.content_start < ch.end ORDER BY ch.idx LIMIT 1), c.data "
+        f"FROM claims c JOIN articles a ON a.id = c.article_id WHERE {where}", list(params)).fetchall()
+
+
+def claims_bm25(conn: sqlite3.Connection, match: str, limit: int) -> list[int]:
+    """Claim ids whose content matches the FTS5 query ``match``, best BM25 first."""
+    return [r[0] for r in conn.execute(
+        "SELECT rowid FROM claims_fts WHERE claims_fts MATCH ? ORDER BY bm25(claims_fts) LIMIT ?", (match, limit))]
+
+
+def claim_with_siblings(conn: sqlite3.Connection, claim_id: int) -> tuple[str, list[tuple[int, str]]]:
+    """``(the claim's JSON, [(id, JSON) of the other claims of its article in text order]``."""
+    article_id, data = conn.execute("SELECT article_id, data FROM claims WHERE id=?", (claim_id,)).fetchone()
+    siblings = conn.execute("SELECT id, data FROM claims WHERE article_id=? AND id != ? ORDER BY idx",
+                            (article_id, claim_id)).fetchall()
+    return data, siblings
+
+
+def claims_with_articles(conn: sqlite3.Connection, claim_ids: Sequence[int]) -> dict[int, tuple]:
+    """``{claim id: (id, article_id, title, source, published, claim JSON)}``."""
+    marks = ",".join("?" * len(claim_ids))
+    return {r[0]: r for r in conn.execute(
+        f"SELECT c.id, c.article_id, a.title, a.source, a.published, c.data FROM claims c "
+        f"JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})", list(claim_ids))}

@@ -417,12 +417,12 @@ class ArticleStore:
 
     def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """Chunk ids of articles that pass ``filters`` (int64)."""
-        where, params = self._filter_sql(filters)
+        where, params = self.filter_sql(filters)
         sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
         return np.fromiter((r[0] for r in self.connect().execute(sql, params)), dtype=np.int64)
 
     @staticmethod
-    def _filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
+    def filter_sql(filters: SearchFilters | None) -> tuple[str, list[object]]:
         clauses, params = ["1"], []
         if filters is not None:
             if filters.source:
@@ -450,7 +450,7 @@ class ArticleStore:
             sql = ("SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
                    "ORDER BY bm25(chunks_fts) LIMIT ?")
             return [(int(r[0]), float(r[1])) for r in conn.execute(sql, (match, k))]
-        where, params = self._filter_sql(filters)
+        where, params = self.filter_sql(filters)
         sql = ("SELECT f.rowid, -bm25(chunks_fts) FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
                f"JOIN articles a ON a.id = c.article_id WHERE chunks_fts MATCH ? AND {where} "
                "ORDER BY bm25(chunks_fts) LIMIT ?")

@@ -27,7 +27,8 @@ import numpy as np
 
 from corpus.claims import Claim
 from index.base import ArchiveError, SearchFilters
-from index.claims_store import has_claims_tables
+from index.claims_store import (claim_candidates, claim_with_siblings, claims_bm25, claims_with_articles,
+                                has_claims_tables)
 from index.store import fts_query
 
 __all__ = ["ClaimHit", "SAME_QUANTITY_OVERLAP", "group_claims", "search_claims"]
@@ -73,12 +74,12 @@ class ClaimHit:
 
 
 def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | None = None,
-                  filters: SearchFilters | None = None, rrf_k: int = 60, dense_weight: float = 0.7,
-                  lexical_weight: float = 1.0) -> list[ClaimHit]:
+                  filters: SearchFilters | None = None) -> list[ClaimHit]:
     """The ``k`` claims of ``archive`` (the embedded backend) most relevant to ``query``,
     grouped (:func:`group_claims`). ``speaker``: case-insensitive substring of the
     speaker's name, as written or resolved, or of the role. ``filters``: outlet / date
-    range of the article. Raises ``ValueError`` for an empty query or k < 1, and
+    range of the article. Fusion uses the archive's ``retrieval.rrf_k``, ``dense_weight``
+    and ``lexical_weight``, as passage retrieval does. Raises ``ValueError`` for an empty query or k < 1, and
     :class:`ArchiveError` for a backend without claims (Milvus)."""
     if not isinstance(query, str) or not query.strip():
         raise ValueError("query: must be a non-empty string")
@@ -90,12 +91,8 @@ def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | 
     conn = store.connect()
     if not has_claims_tables(conn):
         return []
-    where, params = store._filter_sql(filters)  # noqa: SLF001 - the store's own filter SQL
     with store.read_snapshot():
-        rows = conn.execute(
-            "SELECT c.id, (SELECT ch.vector FROM chunks ch WHERE ch.article_id = c.article_id AND "
-            "ch.start <= c.content_start AND c.content_start < ch.end ORDER BY ch.idx LIMIT 1), c.data "
-            f"FROM claims c JOIN articles a ON a.id = c.article_id WHERE {where}", params).fetchall()
+        rows = claim_candidates(conn, *store.filter_sql(filters))
         if speaker:
             rows = [r for r in rows if _speaker_matches(Claim.from_dict(json.loads(r[2])), speaker)]
         rows = [(r[0], r[1]) for r in rows]
@@ -107,8 +104,9 @@ def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | 
         from retrieval.retriever import reciprocal_rank_fusion
 
         keep = {cid for cid, cos in dense if cos >= MIN_COSINE} | set(lexical)
+        r = archive.settings.retrieval
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense if cid in keep], lexical],
-                                       [dense_weight, lexical_weight], rrf_k)[:k]
+                                       [r.dense_weight, r.lexical_weight], r.rrf_k)[:k]
         fused = _with_companions(conn, fused, allowed)
         hits = _hits(conn, fused)
     return group_claims(hits)
@@ -135,9 +133,7 @@ def _lexical_ranking(conn, query: str, allowed: set[int], limit: int = 200) -> l
     match = fts_query(query)
     if match is None:
         return []
-    found = conn.execute("SELECT rowid FROM claims_fts WHERE claims_fts MATCH ? ORDER BY bm25(claims_fts) LIMIT ?",
-                         (match, limit))
-    return [r[0] for r in found if r[0] in allowed]
+    return [cid for cid in claims_bm25(conn, match, limit) if cid in allowed]
 
 
 def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) -> list[tuple[int, float]]:
@@ -150,10 +146,9 @@ def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) ->
             continue
         out.append((cid, score))
         seen.add(cid)
-        row = conn.execute("SELECT article_id, data FROM claims WHERE id=?", (cid,)).fetchone()
-        sentence = json.loads(row[1])["sentence"]
-        for other, data in conn.execute("SELECT id, data FROM claims WHERE article_id=? AND id != ? ORDER BY idx",
-                                        (row[0], cid)):
+        data, siblings = claim_with_siblings(conn, cid)
+        sentence = json.loads(data)["sentence"]
+        for other, data in siblings:
             s = json.loads(data)["sentence"]
             if other not in seen and other in allowed and s["start"] < sentence["end"] and sentence["start"] < s["end"]:
                 out.append((other, score))
@@ -164,11 +159,7 @@ def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) ->
 def _hits(conn, fused: list[tuple[int, float]]) -> list[ClaimHit]:
     if not fused:
         return []
-    ids = [cid for cid, _ in fused]
-    marks = ",".join("?" * len(ids))
-    rows = {r[0]: r for r in conn.execute(
-        f"SELECT c.id, c.article_id, a.title, a.source, a.published, c.data FROM claims c "
-        f"JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})", ids)}
+    rows = claims_with_articles(conn, [cid for cid, _ in fused])
     out = []
     for cid, score in fused:
         r = rows[cid]

@@ -83,19 +83,19 @@ class QAService:
         self.ready.wait(timeout)
 
     # -- validation ---------------------------------------------------------------------------
-    def check_question(self, question: Any) -> str:
-        """The stripped question; raises :class:`RequestError` if empty, not a string or
-        over ``server.max_question_chars``."""
+    def check_question(self, question: Any, field: str = "question") -> str:
+        """The stripped question; raises :class:`RequestError` naming ``field`` if empty, not
+        a string or over ``server.max_question_chars``."""
         if not isinstance(question, str):
-            raise RequestError("question: must be a string")
+            raise RequestError(f"{field}: must be a string")
         question = question.strip()
         if not question:
-            raise RequestError("question: empty")
+            raise RequestError(f"{field}: empty")
         if not _valid_unicode(question):
-            raise RequestError("question: invalid Unicode (a lone surrogate)")
+            raise RequestError(f"{field}: invalid Unicode (a lone surrogate)")
         limit = self.settings.server.max_question_chars
         if len(question) > limit:
-            raise RequestError(f"question: {len(question)} characters, the limit is {limit}")
+            raise RequestError(f"{field}: {len(question)} characters, the limit is {limit}")
         return question
 
     def check_history(self, history: Any) -> list[tuple[str, str]]:
@@ -160,21 +160,16 @@ class QAService:
         from index.base import ArchiveError
         from retrieval.claims import search_claims
 
-        try:
-            query = self.check_question(query)
-        except RequestError as exc:
-            raise RequestError("q" + str(exc)[len("question"):], exc.status) from None
+        query = self.check_question(query, field="q")
         if speaker is not None and (not isinstance(speaker, str) or len(speaker) > 200):
             raise RequestError("speaker: must be a string of at most 200 characters")
         filters = self.check_filters({"since": since, "until": until})
         if not isinstance(k, int) or not 1 <= k <= 100:
             raise RequestError("k: must be an integer from 1 to 100")
-        r = self.settings.retrieval
         self.wait_ready()
         try:
             hits = search_claims(self.archive, self.archive.embedder, query, k=k, speaker=speaker or None,
-                                 filters=filters, rrf_k=r.rrf_k, dense_weight=r.dense_weight,
-                                 lexical_weight=r.lexical_weight)
+                                 filters=filters)
         except ArchiveError as exc:
             raise RequestError(str(exc), 501) from None
         return [h.to_dict() for h in hits]
