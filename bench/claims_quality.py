@@ -2,7 +2,9 @@
 
 Gold: ``bench/claims/gold.jsonl``, 15 short fictional articles we wrote (``split``
 ``tune``: g01-g10, used while writing the rules; ``heldout``: g11-g15, not run while
-tuning) plus the customer's seed article, read from ``../shared/seeds`` at run time (its
+tuning) and ``bench/claims/gold_blind.jsonl`` (``split`` ``blind``: b01-b06, 80 claims
+written by a helper who never read or ran the extractor, measured only, never tuned on)
+plus the customer's seed article, read from ``../shared/seeds`` at run time (its
 text is not copied here; its gold claims name substrings of it). A gold claim gives
 ``speaker``, ``cue`` and ``content`` as substrings of the text (``content_occurrence``,
 default 1), and ``resolved`` for a pronoun or "the company"-style speaker.
@@ -36,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 GOLD = ROOT / "bench" / "claims" / "gold.jsonl"
+GOLD_BLIND = ROOT / "bench" / "claims" / "gold_blind.jsonl"
 SHARED = ROOT.parent / "shared"
 _WORD = re.compile(r"\w+")
 _DROP = re.compile(r"^(?:the|a|an|dr\.?|its|his|her)\s+", re.I)
@@ -141,20 +144,20 @@ def score(articles: list[dict], extract) -> dict[str, float]:  # text -> list[Cl
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the measures per split (tune, heldout, seed) side by side."""
+    """Print the measures per split (tune, heldout, blind, seed) side by side."""
     from config.environment import use_offline_environment
 
     use_offline_environment()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--splits", default="tune,heldout,seed", help="comma-separated splits to run")
+    parser.add_argument("--splits", default="tune,heldout,blind,seed", help="comma-separated splits to run")
     parser.add_argument("--show", help="print unpaired gold and predicted claims of this split")
     args = parser.parse_args(argv)
     from corpus.claim_rules import extract_claims
     from corpus.nlp import get_nlp
 
     get_nlp()("Warm up.")  # loading spaCy is not extraction cost
-    articles = load_gold()
+    articles = load_gold() + load_gold(GOLD_BLIND)
     rows = {}
     for split in args.splits.split(","):
         part = [a for a in articles if a["split"] == split]
