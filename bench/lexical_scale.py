@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON object on stdout")
     args = parser.parse_args()
     common.set_threads(1)
-    from index import store as store_module
+    from index import fts as fts_module
     from index.embedder import Embedder
 
     embedder = Embedder()
@@ -190,17 +190,17 @@ def main() -> None:
             exhaustive = lambda q: keeper.current().exhaustive_search(q, 10)  # noqa: E731
         else:
             def exhaustive(q: str) -> list[tuple[int, float]]:
-                saved = store_module.LEXICAL_MAX_POSTINGS
-                store_module.LEXICAL_MAX_POSTINGS = 0  # every term: FTS5's exhaustive BM25
+                saved = fts_module.LEXICAL_MAX_POSTINGS
+                fts_module.LEXICAL_MAX_POSTINGS = 0  # every term: FTS5's exhaustive BM25
                 try:
                     return archive.store.lexical_search(q, 10)
                 finally:
-                    store_module.LEXICAL_MAX_POSTINGS = saved
+                    fts_module.LEXICAL_MAX_POSTINGS = saved
         log(f"measuring {name} over {len(questions)} questions ...")
         entry = {"chunks": archive.count(), "build_s": info[f"{name}_build_s"], **measure(archive, questions, exhaustive)}
         entry["add_one_article_s"] = add_one(archive, articles)
         if name == "fts5":
-            entry["lexical_max_postings"] = store_module.LEXICAL_MAX_POSTINGS
+            entry["lexical_max_postings"] = fts_module.LEXICAL_MAX_POSTINGS
         result[name] = entry
         log(f"  {name}: {json.dumps(entry)}")
         with contextlib.suppress(Exception):

@@ -30,7 +30,9 @@ import numpy as np
 from corpus.article import Article
 from index.base import ArticleSummary, ArchiveError, ChunkRecord, SearchFilters
 from index.claims_store import CLAIMS_SCHEMA, delete_claims
-from index.lexical import STOPWORDS, LexicalRow, query_terms  # noqa: F401 - STOPWORDS re-exported
+from index.fts import FtsSearch
+from index.lexical import STOPWORDS, LexicalRow  # noqa: F401 - STOPWORDS re-exported
+from index.store_tx import StoreTransaction
 
 SCHEMA_VERSION = 1
 
@@ -68,43 +70,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
 );
 """
 
-# FTS5 query cost budget. BM25 scores and sorts every chunk that matches any term of an
-# OR-query, so one very common term ("said", "year") makes a query over a million chunks
-# score a large share of them (all terms: 667 ms CPU p50 at 1M chunks). Terms are kept
-# rarest first (document frequencies from fts5vocab) while their matching chunks add up to
-# at most LEXICAL_MAX_POSTINGS (at least LEXICAL_MIN_TERMS are kept): 46 ms CPU p50 at 1M
-# chunks, within the 100 ms retrieval goal. The dropped, common terms weigh least in BM25
-# (low IDF), but the top 10 does change (docs/benchmarks.md). Small archives (chunks x
-# terms <= budget) are never affected. 0 = no limit.
-LEXICAL_MAX_POSTINGS = 50_000
-LEXICAL_MIN_TERMS = 3
-
-
-def fts_query(text: str, terms: Sequence[str] | None = None) -> str | None:
-    """An FTS5 OR-query of the content words of ``text`` (or of ``terms``), each term
-    quoted so that FTS5 syntax in user text is inert. None if nothing is left."""
-    words = query_terms(text) if terms is None else list(terms)
-    quoted = ['"' + t.replace('"', "") + '"' for t in words]
-    return " OR ".join(quoted) if quoted else None
-
-
-def _porter():  # a PyStemmer stemmer or None
-    try:
-        import Stemmer
-
-        return Stemmer.Stemmer("porter")  # the stemmer of FTS5's porter tokenizer
-    except (ImportError, KeyError):  # pragma: no cover
-        return None
-
-
-_PORTER = _porter()
-
-
 def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-class ArticleStore:
+class ArticleStore(FtsSearch):
     """SQLite access for one data directory. Thread-safe: each thread gets its own
     connection; write methods must be called under the archive's write lock."""
 
@@ -175,52 +145,6 @@ class ArticleStore:
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
             tx.execute("INSERT OR IGNORE INTO meta VALUES ('archive_id', ?)", (uuid.uuid4().hex,))
 
-    class _Tx:
-        def __init__(self, conn: sqlite3.Connection, path: Path | None = None, own: bool = False) -> None:
-            self.conn = conn
-            self.path = path
-            self.own = own  # a connection of this transaction's own, closed at its end
-
-        def _failed(self, exc: sqlite3.Error) -> ArchiveError:
-            # Disk full, read-only folder, I/O error: the transaction is rolled back (SQLite
-            # may already have done so), nothing of it is stored.
-            return ArchiveError(f"could not write the article store {self.path or ''}: {exc}; "
-                                "nothing of this change was stored")
-
-        def _rollback(self) -> None:
-            if self.conn.in_transaction:
-                try:
-                    self.conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-
-        def __enter__(self) -> sqlite3.Connection:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise self._failed(exc) from None
-            return self.conn
-
-        def __exit__(self, exc_type, exc, tb) -> bool:
-            try:
-                return self._finish(exc_type, exc)
-            finally:
-                if self.own:
-                    self.conn.close()
-
-        def _finish(self, exc_type, exc) -> bool:
-            if exc_type is None:
-                try:
-                    self.conn.execute("COMMIT")
-                except sqlite3.Error as commit_exc:
-                    self._rollback()
-                    raise self._failed(commit_exc) from None
-                return False
-            self._rollback()
-            if isinstance(exc, sqlite3.Error):
-                raise self._failed(exc) from None
-            return False
-
     @contextlib.contextmanager
     def read_snapshot(self) -> Iterator[None]:
         """Group this thread's reads in one read transaction (one consistent state).
@@ -237,15 +161,15 @@ class ArticleStore:
             self._local.snapshot = False
             conn.execute("COMMIT")
 
-    def transaction(self) -> "ArticleStore._Tx":
+    def transaction(self) -> StoreTransaction:
         """``with store.transaction() as conn:`` one atomic write (BEGIN IMMEDIATE).
 
         Inside :meth:`read_snapshot` (a derived index repaired while a question is being
         answered) the write runs on a connection of its own rather than nesting in the
         read transaction (SQLite refuses that); the snapshot goes on reading its state."""
         if getattr(self._local, "snapshot", False):
-            return ArticleStore._Tx(self._new_connection(), self.path, own=True)
-        return ArticleStore._Tx(self.connect(), self.path)
+            return StoreTransaction(self._new_connection(), self.path, own=True)
+        return StoreTransaction(self.connect(), self.path)
 
     # -- metadata --------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -435,62 +359,6 @@ class ArticleStore:
                 clauses.append("a.published <= ?")
                 params.append(filters.until.isoformat())
         return " AND ".join(clauses), params
-
-    # -- lexical search ------------------------------------------------------------------
-    def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` ``(chunk_id, bm25)`` by FTS5 BM25 (score negated: higher is better)."""
-        terms = query_terms(query)
-        if LEXICAL_MAX_POSTINGS and len(terms) > LEXICAL_MIN_TERMS:
-            terms = self._affordable_terms(terms, LEXICAL_MAX_POSTINGS, LEXICAL_MIN_TERMS)
-        match = fts_query(query, terms)
-        if match is None or k <= 0:
-            return []
-        conn = self.connect()
-        if filters is None or not filters.active:
-            sql = ("SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-                   "ORDER BY bm25(chunks_fts) LIMIT ?")
-            return [(int(r[0]), float(r[1])) for r in conn.execute(sql, (match, k))]
-        where, params = self.filter_sql(filters)
-        sql = ("SELECT f.rowid, -bm25(chunks_fts) FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
-               f"JOIN articles a ON a.id = c.article_id WHERE chunks_fts MATCH ? AND {where} "
-               "ORDER BY bm25(chunks_fts) LIMIT ?")
-        return [(int(r[0]), float(r[1])) for r in conn.execute(sql, [match, *params, k])]
-
-    def _affordable_terms(self, terms: list[str], budget: int, minimum: int) -> list[str]:
-        """The rarest of ``terms`` whose matching chunks add up to at most ``budget`` (at
-        least ``minimum`` of them), plus every term the index does not hold (they cost
-        nothing); in query order. Document frequencies are FTS5's own (a connection-local
-        fts5vocab table); nothing is looked up while the archive is smaller than the budget."""
-        conn = self.connect()
-        row = conn.execute("SELECT max(rowid) FROM chunks_fts").fetchone()
-        if _PORTER is None or not row[0] or int(row[0]) * len(terms) <= budget:
-            return terms
-        if not getattr(self._local, "vocab", False):
-            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_vocab "
-                         "USING fts5vocab(main, 'chunks_fts', 'row')")
-            self._local.vocab = True
-        # fts5vocab counts a term's documents by reading its whole doclist (~90 ms for a
-        # term in 40% of a million chunks), so counts are cached per process until the
-        # archive grows by a tenth: they only choose terms, so a stale count costs speed.
-        size, cache = self._df_cache
-        if int(row[0]) > 1.1 * size or len(cache) > 200_000:
-            size, cache = int(row[0]), {}
-            self._df_cache = (size, cache)
-        df = {}
-        for term in terms:
-            stem = _PORTER.stemWord(term)
-            if stem not in cache:
-                found = conn.execute("SELECT doc FROM temp.chunks_fts_vocab WHERE term = ?", (stem,)).fetchone()
-                cache[stem] = int(found[0]) if found else 0
-            df[term] = cache[stem]
-        keep = {t for t in terms if not df[t]}
-        total = 0
-        for i, term in enumerate(sorted((t for t in terms if df[t]), key=lambda t: df[t])):
-            if i >= minimum and total + df[term] > budget:
-                break
-            keep.add(term)
-            total += df[term]
-        return [t for t in terms if t in keep]
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """``{chunk_id: ChunkRecord}`` for the live ones among ``chunk_ids``; the text is

@@ -29,7 +29,7 @@ from corpus.claims import Claim
 from index.base import ArchiveError, SearchFilters
 from index.claims_store import (claim_candidates, claim_with_siblings, claims_bm25, claims_with_articles,
                                 has_claims_tables)
-from index.store import fts_query
+from index.fts import fts_query
 
 __all__ = ["ClaimHit", "SAME_QUANTITY_OVERLAP", "group_claims", "search_claims"]
 

@@ -15,7 +15,7 @@ from index.milvus.schema import Collections
 
 
 def lexical_terms(query: str) -> list[str]:
-    """The content words of a query, as :func:`index.store.fts_query` picks them."""
+    """The content words of a query, as :func:`index.fts.fts_query` picks them."""
     terms: list[str] = []
     # Milvus's own BM25 analyser indexes the raw words (no diacritic folding), so the
     # query keeps them as written (unlike index.lexical.query_terms).

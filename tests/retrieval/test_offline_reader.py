@@ -7,6 +7,7 @@ import pytest
 from byline_testing import shared_path
 from config.settings import load_settings
 from retrieval.readers import make_reader
+from retrieval.readers.answer_span import country_name, refine_span
 from retrieval.readers.offline import OfflineReader
 from retrieval.readers.sentences import split_sentences
 from retrieval.types import Passage
@@ -116,7 +117,7 @@ def test_answer_span_refinement_and_country_names() -> None:
     def refine(question: str, text: str, label: str) -> str:
         qa = analyze_question(question)
         cand = Candidate(0, len(text), "ent", label, "", 0, 1)
-        start, end = OfflineReader._refine_span(text, 0, len(text), cand, qa, set())
+        start, end = refine_span(text, 0, len(text), cand, qa, set())
         return text[start:end]
 
     assert refine("How old is he?", "17-year-old", "DATE") == "17"
@@ -124,8 +125,8 @@ def test_answer_span_refinement_and_country_names() -> None:
     assert refine("How many children?", "more than 10", "CARDINAL") == "10"
     assert refine("Which awards show?", "Tony Awards", "EVENT") == "Tony Awards"
     text = "North Korean leader Kim Jong Un spoke. North Korea reported no new cases. Saudi Arabia agreed."
-    assert OfflineReader._country_name("North Korean", text) == "North Korea"
-    assert OfflineReader._country_name("Saudi", text) == "Saudi Arabia"
+    assert country_name("North Korean", text) == "North Korea"
+    assert country_name("Saudi", text) == "Saudi Arabia"
 
 
 def test_debug_trace_is_per_thread(reader: OfflineReader, seed: tuple[str, str]) -> None:

@@ -1,0 +1,79 @@
+"""The minimal answer span of the offline reader's chosen candidate, and the country a
+demonym answer names."""
+
+from __future__ import annotations
+
+import re
+
+from retrieval.question import NUMERIC_TYPES, QuestionAnalysis
+from retrieval.readers.candidate_features import WORD_RUN
+from retrieval.readers.candidates import Candidate
+from retrieval.readers.keywords import stem_words
+
+# Hedges before a figure ("about 187", "more than 10"): the figure is the answer, the
+# hedge stays visible in the cited evidence (SQuAD-style answers are the minimal span).
+_HEDGE = re.compile(r"^(?:(?:about|around|approximately|roughly|nearly|almost|some|over|under|"
+                    r"just|only|up to|at least|at most|more than|less than|fewer than|as many as|"
+                    r"as much as|as few as|as little as|an estimated|estimated)\s+)+(?=[$£€¥\d])",
+                    re.IGNORECASE)
+_AGE = re.compile(r"^(?:aged\s+)?(\d{1,3})(?:[- ]years?[- ]old|[- ]years?|[- ]year-olds?)?$", re.IGNORECASE)
+
+
+def refine_span(text: str, start: int, end: int, cand: Candidate, qa: QuestionAnalysis,
+                qstems: set[str]) -> tuple[int, int]:
+    """The minimal answer span inside the chosen candidate.
+
+    - a hedge before a figure is dropped ("more than 10" -> "10");
+    - "how old": the number of an age expression ("17-year-old" -> "17");
+    - for a figure, a trailing unit that repeats the question's head noun is dropped:
+      the question already names the unit ("how many years" -> "12 years" -> "12").
+      Names keep their head ("Tony Awards", "Yellowstone National Park"): the whole
+      name is the answer.
+    """
+    span = text[start:end]
+    if qa.wants_number or cand.label in NUMERIC_TYPES:
+        m = _HEDGE.match(span)
+        if m and m.end() < len(span):
+            start += m.end()
+            span = text[start:end]
+    if qa.wh == "how old":
+        m = _AGE.match(span)
+        if m:
+            return start + m.start(1), start + m.end(1)
+    if qa.head and qa.wants_number:
+        words = list(WORD_RUN.finditer(span))
+        head_stem = stem_words([qa.head])[0]
+        wstems = stem_words([w.group(0).lower() for w in words])
+        if head_stem in wstems[1:]:
+            k = len(words)
+            while k > 1 and (wstems[k - 1] in qstems or wstems[k - 1] == head_stem):
+                k -= 1
+            if k < len(words):
+                end = start + words[k - 1].end()
+    return start, end
+
+def country_name(demonym: str, text: str) -> str | None:
+    """The country a demonym names, as the article spells it ("North Korean" -> "North
+    Korea", "Saudi" -> "Saudi Arabia"): a capitalised phrase of the article that shares the
+    leading words and a >= 4-letter prefix of the last word, or extends the demonym by one
+    word; demonym-looking forms ("Saudi Arabian") are skipped. None when there is none."""
+    words = demonym.split()
+    if not words or not demonym[:1].isupper():
+        return None
+    found: dict[str, int] = {}
+    for m in re.finditer(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,2}", text):
+        g = m.group(0).split()
+        for n in range(1, len(g) + 1):
+            cand = g[:n]
+            if cand == words or cand[-1].endswith(("an", "ese", "ish", "ians")):
+                continue
+            same_lead = cand[:-1] == words[:-1] and len(cand) == len(words)
+            shared = 0
+            if same_lead:
+                while shared < min(len(cand[-1]), len(words[-1])) and cand[-1][shared] == words[-1][shared]:
+                    shared += 1
+            extends = len(cand) == len(words) + 1 and cand[:-1] == words
+            if (same_lead and shared >= 4) or extends:
+                key = " ".join(cand)
+                found[key] = found.get(key, 0) + 1
+    return max(found, key=found.get) if found else None
