@@ -169,7 +169,6 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON object on stdout")
     args = parser.parse_args()
     common.set_threads(1)
-    from index import fts as fts_module
     from index.embedder import Embedder
 
     embedder = Embedder()
@@ -190,17 +189,17 @@ def main() -> None:
             exhaustive = lambda q: keeper.current().exhaustive_search(q, 10)  # noqa: E731
         else:
             def exhaustive(q: str) -> list[tuple[int, float]]:
-                saved = fts_module.LEXICAL_MAX_POSTINGS
-                fts_module.LEXICAL_MAX_POSTINGS = 0  # every term: FTS5's exhaustive BM25
+                saved = archive.store.max_postings
+                archive.store.max_postings = 0  # every term: FTS5's exhaustive BM25
                 try:
                     return archive.store.lexical_search(q, 10)
                 finally:
-                    fts_module.LEXICAL_MAX_POSTINGS = saved
+                    archive.store.max_postings = saved
         log(f"measuring {name} over {len(questions)} questions ...")
         entry = {"chunks": archive.count(), "build_s": info[f"{name}_build_s"], **measure(archive, questions, exhaustive)}
         entry["add_one_article_s"] = add_one(archive, articles)
         if name == "fts5":
-            entry["lexical_max_postings"] = fts_module.LEXICAL_MAX_POSTINGS
+            entry["lexical_max_postings"] = archive.store.max_postings
         result[name] = entry
         log(f"  {name}: {json.dumps(entry)}")
         with contextlib.suppress(Exception):

@@ -242,7 +242,7 @@ def main() -> None:  # one linear report
                        v.get("cpu_p50_ms", "-"), v.get("cpu_p95_ms", "-"),
                        v["overlap@10_with_all_terms"], v["queries_with_dropped_terms"], v["terms_dropped_mean"]]
                       for m, v in sorted(qq["lexical"].items(), key=lambda kv: int(kv[0]) or 10**12)]), "",
-               f"Byline's budget: {qq['lexical_max_postings']:,} (`index.fts.LEXICAL_MAX_POSTINGS`; document "
+               f"Byline's budget: {qq['lexical_max_postings']:,} (setting `index.fts_max_postings`; document "
                "frequencies from a connection-local `fts5vocab` table).", ""]
         if st_flat:
             fq = st_flat["queries"]

@@ -35,9 +35,9 @@ import numpy as np
 
 from config.settings import load_settings
 from corpus.article import Article
-from index import fts as fts_module
 from index.archive import Archive
 from index.dense import DenseIndex, choose_type
+from index.lexical import query_terms
 from index.store import ArticleStore
 from retrieval.evaluation import _relevant, read_questions
 from retrieval.metrics import first_hit_rank, recall_at
@@ -193,7 +193,7 @@ def queries(archive: Archive, questions, budgets: tuple[int, ...]) -> dict:
     dense_overlap, lex_overlap = [], {m: [] for m in budgets if m}
     ranks = []
     depth = archive.settings.retrieval.candidates
-    configured = fts_module.LEXICAL_MAX_POSTINGS
+    configured = store.max_postings
     try:
         for q in questions:
             vector, s, c = common.timed_cpu(lambda: archive.embedder.embed([q.question])[0])
@@ -207,14 +207,14 @@ def queries(archive: Archive, questions, budgets: tuple[int, ...]) -> dict:
             cpu["exact"].append(c * 1000)
             dense_overlap.append(len({h[0] for h in hits[:10]} & {t[0] for t in truth}) / max(1, len(truth)))
             full = None
-            terms = fts_module.query_terms(q.question)
+            terms = query_terms(q.question)
             for m in budgets:  # 0 = every term
-                fts_module.LEXICAL_MAX_POSTINGS = m
+                store.max_postings = m
                 lex, s, c = common.timed_cpu(lambda: archive.lexical_search(q.question, depth))
                 lex_lat[m].append(s * 1000)
                 lex_cpu[m].append(c * 1000)
-                if m and len(terms) > fts_module.LEXICAL_MIN_TERMS:
-                    kept = store._affordable_terms(terms, m, fts_module.LEXICAL_MIN_TERMS)  # noqa: SLF001
+                if m and len(terms) > store.min_terms:
+                    kept = store._affordable_terms(terms, m, store.min_terms)  # noqa: SLF001
                 else:
                     kept = terms
                 lex_terms[m].append(len(terms) - len(kept))
@@ -222,7 +222,7 @@ def queries(archive: Archive, questions, budgets: tuple[int, ...]) -> dict:
                     full = {h[0] for h in lex[:10]}
                 elif full:
                     lex_overlap[m].append(len({h[0] for h in lex[:10]} & full) / len(full))
-            fts_module.LEXICAL_MAX_POSTINGS = configured
+            store.max_postings = configured
             passages, s, c = common.timed_cpu(lambda: pipeline.retriever.retrieve(q.question, k=10))
             lat["hybrid"].append(s * 1000)
             cpu["hybrid"].append(c * 1000)
@@ -232,7 +232,7 @@ def queries(archive: Archive, questions, budgets: tuple[int, ...]) -> dict:
             lat["answer"].append(s * 1000)
             cpu["answer"].append(c * 1000)
     finally:
-        fts_module.LEXICAL_MAX_POSTINGS = configured
+        store.max_postings = configured
     out = {k: {"p50_ms": round(common.pct(v, 50), 1), "p95_ms": round(common.pct(v, 95), 1),
                "cpu_p50_ms": round(common.pct(cpu[k], 50), 1), "cpu_p95_ms": round(common.pct(cpu[k], 95), 1)}
            for k, v in lat.items()}
@@ -244,7 +244,7 @@ def queries(archive: Archive, questions, budgets: tuple[int, ...]) -> dict:
                                "queries_with_dropped_terms": round(float(np.mean([d > 0 for d in lex_terms[m]])), 3)}
                       for m, v in lex_lat.items()}
     out["lexical_max_postings"] = configured
-    out["query_terms_mean"] = round(float(np.mean([len(fts_module.query_terms(q.question)) for q in questions])), 2)
+    out["query_terms_mean"] = round(float(np.mean([len(query_terms(q.question)) for q in questions])), 2)
     out["dense_type"] = dense.faiss_type
     out["dense_recall@10_vs_exact"] = round(float(np.mean(dense_overlap)), 4)
     out["hybrid_gold_recall@10"] = round(recall_at(ranks, 10), 4)

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,6 +80,17 @@ class IndexSettings(_Section):
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     faiss_type: Literal["flat", "hnsw", "ivf", "auto"] = "auto"
     lexical: Literal["tantivy", "fts5"] = "tantivy"
+    # FTS5 query cost budget (index/fts.py). BM25 scores and sorts every chunk that matches
+    # any term of an OR-query, so one very common term ("said", "year") makes a query over a
+    # million chunks score a large share of them (all terms: 667 ms CPU p50 at 1M chunks).
+    # Terms are kept rarest first (document frequencies from fts5vocab) while their matching
+    # chunks add up to at most fts_max_postings (at least fts_min_terms are kept): 46 ms CPU
+    # p50 at 1M chunks, within the 100 ms retrieval goal (bench/scale_store.py,
+    # docs/benchmarks.md). The dropped, common terms weigh least in BM25 (low IDF), but the
+    # top 10 does change. Small archives (chunks x terms <= budget) are never affected.
+    # 0 = no limit.
+    fts_max_postings: int = Field(50_000, ge=0)
+    fts_min_terms: int = Field(3, ge=1)
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_search: int = Field(128, ge=8)
     ivf_nlist: int = Field(0, ge=0)
@@ -155,8 +166,9 @@ class ServerSettings(_Section):
     port: int = Field(7860, ge=1, le=65535)
     root_path: str = ""
     allowed_origins: list[str] = Field(default_factory=list)
-    access_token: str = ""
-    admin_token: str = ""
+    # Secrets: shown as '**********' when settings are printed; read with get_secret_value().
+    access_token: SecretStr = SecretStr("")
+    admin_token: SecretStr = SecretStr("")
     max_question_chars: int = Field(1000, ge=1)
     max_history_turns: int = Field(20, ge=0, le=1000)
     max_request_bytes: int = Field(6_000_000, ge=1)

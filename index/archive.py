@@ -82,7 +82,7 @@ class Archive(EmbeddingComponents):
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ArchiveError(f"cannot create data dir {path}: {exc.strerror}") from None
-        store = ArticleStore(store_path)
+        store = ArticleStore(store_path, settings.index.fts_max_postings, settings.index.fts_min_terms)
         created = False
         if not store_path.exists() or _creation_interrupted(store):
             # A crash (SIGKILL) while a new archive was being created leaves a file with

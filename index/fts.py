@@ -1,6 +1,7 @@
 """FTS5 lexical search over the article store's ``chunks_fts`` table: BM25 (``bm25()``)
 over Porter-stemmed ``unicode61`` tokens, with a query cost budget that keeps the
-rarest terms of a long query (see ``LEXICAL_MAX_POSTINGS``)."""
+rarest terms of a long query (settings ``index.fts_max_postings`` and
+``index.fts_min_terms``, where the budget's measured figures are given)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,6 @@ from typing import Sequence
 from index.base import SearchFilters
 from index.lexical import query_terms
 
-# FTS5 query cost budget. BM25 scores and sorts every chunk that matches any term of an
-# OR-query, so one very common term ("said", "year") makes a query over a million chunks
-# score a large share of them (all terms: 667 ms CPU p50 at 1M chunks). Terms are kept
-# rarest first (document frequencies from fts5vocab) while their matching chunks add up to
-# at most LEXICAL_MAX_POSTINGS (at least LEXICAL_MIN_TERMS are kept): 46 ms CPU p50 at 1M
-# chunks, within the 100 ms retrieval goal. The dropped, common terms weigh least in BM25
-# (low IDF), but the top 10 does change (docs/benchmarks.md). Small archives (chunks x
-# terms <= budget) are never affected. 0 = no limit.
-LEXICAL_MAX_POSTINGS = 50_000
-LEXICAL_MIN_TERMS = 3
 
 
 def fts_query(text: str, terms: Sequence[str] | None = None) -> str | None:
@@ -43,14 +34,18 @@ _PORTER = _porter()
 
 class FtsSearch:
     """FTS5 BM25 search, mixed into :class:`~index.store.ArticleStore` (it uses the
-    store's ``connect``, ``filter_sql``, ``_local`` and ``_df_cache``)."""
+    store's ``connect``, ``filter_sql``, ``_local``, ``_df_cache`` and its query budget
+    ``max_postings`` / ``min_terms``: :class:`config.settings.IndexSettings`)."""
+
+    max_postings: int  # 0 = every term (FTS5's exhaustive BM25)
+    min_terms: int
 
     # -- lexical search ------------------------------------------------------------------
     def lexical_search(self, query: str, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         """Top ``k`` ``(chunk_id, bm25)`` by FTS5 BM25 (score negated: higher is better)."""
         terms = query_terms(query)
-        if LEXICAL_MAX_POSTINGS and len(terms) > LEXICAL_MIN_TERMS:
-            terms = self._affordable_terms(terms, LEXICAL_MAX_POSTINGS, LEXICAL_MIN_TERMS)
+        if self.max_postings and len(terms) > self.min_terms:
+            terms = self._affordable_terms(terms, self.max_postings, self.min_terms)
         match = fts_query(query, terms)
         if match is None or k <= 0:
             return []

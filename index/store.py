@@ -78,8 +78,12 @@ class ArticleStore(FtsSearch):
     """SQLite access for one data directory. Thread-safe: each thread gets its own
     connection; write methods must be called under the archive's write lock."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_postings: int, min_terms: int) -> None:
+        """``path``: the SQLite file; ``max_postings`` / ``min_terms``: the FTS5 query
+        budget (settings ``index.fts_max_postings`` / ``index.fts_min_terms``)."""
         self.path = path
+        self.max_postings = max_postings
+        self.min_terms = min_terms
         self._local = threading.local()
         self._df_cache: tuple[int, dict[str, int]] = (0, {})  # see _affordable_terms
         self.read_only = False  # True once opened read-only (a read-only data dir)

@@ -83,7 +83,8 @@ class SecurityPolicy:
     def from_settings(cls, server: Any, root_path: str = "") -> "SecurityPolicy":
         """The policy of ``settings.server`` (raises ``ValueError`` for a bad origin)."""
         return cls(allowed_origins=tuple(normalise_origin(o) for o in server.allowed_origins),
-                   access_token=server.access_token, admin_token=server.admin_token,
+                   access_token=server.access_token.get_secret_value(),
+                   admin_token=server.admin_token.get_secret_value(),
                    max_request_bytes=server.max_request_bytes, cookie_path=root_path or "/")
 
     @property

@@ -148,3 +148,21 @@ def test_a_misspelt_key_inside_a_section_is_rejected(tmp_path: Path, monkeypatch
     monkeypatch.setenv("BYLINE_SERVER__PROT", "8000")
     with pytest.raises(ValueError, match="PROT|prot"):
         load_settings()
+
+
+def test_tokens_are_secrets_never_printed() -> None:
+    settings = Settings(server={"access_token": "open-sesame", "admin_token": "root-sesame"})
+    assert "sesame" not in repr(settings) and "sesame" not in str(settings.server)
+    assert settings.server.access_token.get_secret_value() == "open-sesame"
+    assert settings.server.admin_token.get_secret_value() == "root-sesame"
+
+
+def test_the_fts_budget_reaches_the_store(tmp_path) -> None:
+    from index.archive import Archive
+
+    settings = Settings(index={"fts_max_postings": 123, "fts_min_terms": 2})
+    archive = Archive.open(settings, data_dir=tmp_path / "data", check_embedder=False)
+    try:
+        assert (archive.store.max_postings, archive.store.min_terms) == (123, 2)
+    finally:
+        archive.close()
