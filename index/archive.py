@@ -35,6 +35,7 @@ from index.embedder import Embedder
 from index.lexical_keeper import LexicalKeeper
 from index.shared import EmbeddingComponents, chunk_and_embed, chunk_count
 from index.store import SCHEMA_VERSION, ArticleStore
+from index.store_checks import creation_interrupted, store_problems
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Archive(EmbeddingComponents):
                 raise ArchiveError(f"cannot create data dir {path}: {exc.strerror}") from None
         store = ArticleStore(store_path, settings.index.fts_max_postings, settings.index.fts_min_terms)
         created = False
-        if not store_path.exists() or _creation_interrupted(store):
+        if not store_path.exists() or creation_interrupted(store):
             # A crash (SIGKILL) while a new archive was being created leaves a file with
             # no schema stamp and no article; finishing the creation loses nothing.
             with cls._write_lock_for(path):
@@ -207,7 +208,7 @@ class Archive(EmbeddingComponents):
         embedded = chunk_and_embed([a for _, a, _ in todo], self.chunker, self.embedder)
         claims = self._extract_claims([a for _, a, _ in todo])
         with self.store.transaction() as conn:
-            generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
+            generation = ArticleStore.next_generation(conn)
             self._stamp_embedder(conn)
             for (_, article, status), (spans, vectors) in zip(todo, embedded):
                 added_at = ArticleStore.added_at(conn, article.id)
@@ -243,21 +244,18 @@ class Archive(EmbeddingComponents):
         except (OSError, ValueError, RuntimeError, ArchiveError) as exc:
             log.warning("lexical index not brought up to date (%s); it will be replayed from the store", exc)
 
-    def _stamp_embedder(self, conn) -> None:
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        if "embedder_fingerprint" not in meta:
-            ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
-            ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
-            ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)
+    def _stamp_embedder(self, conn, replace: bool = False) -> None:
+        ArticleStore.stamp_embedder(conn, self.embedder.fingerprint, self.embedder.name, self.embedder.dimension,
+                                    replace=replace)
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
         """Remove articles from every index; returns the ids that were present."""
         removed: list[str] = []
         with self.write_lock():
             with self.store.transaction() as conn:
-                generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
+                generation = ArticleStore.next_generation(conn)
                 for article_id in dict.fromkeys(article_ids):
-                    if conn.execute("SELECT 1 FROM articles WHERE id=?", (article_id,)).fetchone():
+                    if ArticleStore.has_article(conn, article_id):
                         ArticleStore.delete_article(conn, article_id, generation)
                         removed.append(article_id)
                 if removed:
@@ -282,25 +280,20 @@ class Archive(EmbeddingComponents):
             embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=progress)
             claims = self._extract_claims(articles)
             with self.store.transaction() as conn:
-                generation = int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0]) + 1
+                generation = ArticleStore.next_generation(conn)
                 added = {a.id: ArticleStore.added_at(conn, a.id) for a in articles}
                 for article in articles:
                     ArticleStore.delete_article(conn, article.id, generation)
                 # Remove orphans a damaged store may hold, then re-insert everything.
-                conn.execute("INSERT OR REPLACE INTO tombstones SELECT id, ? FROM chunks", (generation,))
-                conn.execute("DELETE FROM chunks")
-                conn.execute("DELETE FROM chunks_fts")
+                ArticleStore.clear_chunks(conn, generation)
                 delete_all_claims(conn)
                 for article, (spans, vectors) in zip(articles, embedded):
                     ArticleStore.insert_article(conn, article, spans, vectors, generation, added[article.id])
                     if claims is not None:
                         insert_claims(conn, article.id, article.text, claims[article.id])
-                ArticleStore.set_meta(conn, "embedder_fingerprint", self.embedder.fingerprint)
-                ArticleStore.set_meta(conn, "embedder_name", self.embedder.name)
-                ArticleStore.set_meta(conn, "dimension", self.embedder.dimension)
+                self._stamp_embedder(conn, replace=True)
                 ArticleStore.set_meta(conn, "generation", generation)
                 ArticleStore.set_meta(conn, "schema_version", SCHEMA_VERSION)
-                conn.execute("DELETE FROM meta WHERE key IN ('dense_snapshot', 'dense_snapshot_generation')")
             self.dense_keeper.reset()
             self.write_snapshot()
             if self.lexical is not None:
@@ -337,7 +330,7 @@ class Archive(EmbeddingComponents):
             if dense is not None:
                 self.refresh()
                 return dense.ntotal
-        return int(self.store.connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
+        return self.store.chunk_total()
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Live chunk records by id (removed ones are absent)."""
@@ -361,9 +354,7 @@ class Archive(EmbeddingComponents):
 
     def sources(self) -> dict[str, int]:
         """``{outlet: article count}``."""
-        rows = self.store.connect().execute(
-            "SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC")
-        return {r[0]: r[1] for r in rows}
+        return self.store.sources()
 
     def stats(self) -> Stats:
         """Counts, model and disk use of this archive."""
@@ -405,9 +396,6 @@ class Archive(EmbeddingComponents):
         """
         problems: list[str] = []
         conn = self.store.connect()
-        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        if integrity != "ok":
-            problems.append(f"SQLite integrity check failed: {integrity}")
         meta = self.store.meta()
         counts = self.store.counts()
         if counts["chunks"] and meta.get("embedder_fingerprint") != self.embedder.fingerprint:
@@ -415,48 +403,8 @@ class Archive(EmbeddingComponents):
                             f"{self.embedder.fingerprint}")
         if self.lexical is not None:
             problems.extend(self.lexical.verify())
-        if counts["lexical"] != counts["chunks"]:
-            problems.append(f"lexical index has {counts['lexical']} rows for {counts['chunks']} chunks")
-        if counts["declared_chunks"] != counts["chunks"]:
-            problems.append(f"articles declare {counts['declared_chunks']} chunks, store holds {counts['chunks']}")
-        bad = conn.execute(
-            "SELECT c.id, c.article_id FROM chunks c LEFT JOIN articles a ON a.id = c.article_id "
-            "LEFT JOIN chunks_fts f ON f.rowid = c.id WHERE a.id IS NULL OR c.start < 0 OR c.end > length(a.text) "
-            "OR c.start >= c.end OR f.text IS NULL OR f.text != substr(a.text, c.start + 1, c.end - c.start) LIMIT 5"
-        ).fetchall()
-        for chunk_id, article_id in bad:
-            problems.append(f"chunk {chunk_id} of article {article_id!r}: offsets or lexical text disagree with the article")
+        problems.extend(store_problems(conn, counts))
         problems.extend(verify_claims(conn, expect_extracted=self.settings.index.claims))
         if counts["chunks"] and meta.get("dimension"):
-            self.dense_keeper.reset()
-            try:
-                dense = self.dense()
-            except Exception as exc:  # noqa: BLE001 - report any FAISS failure
-                problems.append(f"FAISS index cannot be loaded: {exc}")
-                return problems
-            problems.extend(dict.fromkeys(self.dense_keeper.events))
-            ids = dense.ids()
-            stored = self.store.chunk_ids()
-            if len(ids) != len(stored) or not np.array_equal(ids, stored):
-                problems.append(f"FAISS holds {len(ids)} vectors, the store {len(stored)} chunks "
-                                f"({len(np.setdiff1d(ids, stored))} extra, {len(np.setdiff1d(stored, ids))} missing)")
+            problems.extend(self.dense_keeper.verify())
         return problems
-
-
-def _creation_interrupted(store: ArticleStore) -> bool:
-    """True when ``store`` has no schema-version stamp and holds no article: the state a
-    kill during :meth:`ArticleStore.create_schema` leaves (its tables are created by one
-    script and stamped by the next transaction). Never true for a store with articles."""
-    import sqlite3
-
-    conn = store.connect()
-    try:
-        stamped = conn.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone()
-    except sqlite3.OperationalError:  # no meta table yet
-        stamped = None
-    if stamped:
-        return False
-    try:
-        return conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is None
-    except sqlite3.OperationalError:  # no articles table yet
-        return True

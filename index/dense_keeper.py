@@ -23,6 +23,8 @@ import logging
 import threading
 from pathlib import Path
 from typing import Callable, ContextManager
+import numpy as np
+
 
 from config.settings import IndexSettings
 from index.dense import DenseIndex, choose_type
@@ -83,7 +85,7 @@ class DenseKeeper:
     def _load(self) -> None:
         meta = self.store.meta()
         generation = int(meta.get("generation", 0))
-        total = int(self.store.connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
+        total = self.store.chunk_total()
         dense = self.new_index(total)
         snapshot = meta.get("dense_snapshot")
         problem = ""
@@ -220,3 +222,20 @@ class DenseKeeper:
                 with contextlib.suppress(OSError):
                     stale.unlink()
         return path
+
+    def verify(self) -> list[str]:
+        """Reload FAISS from its snapshot and the stored vectors and compare its ids with
+        the store's chunk ids; returns the problems (empty = they agree), including any
+        repair the reload needed (``events``)."""
+        self.reset()
+        try:
+            dense = self.dense()
+        except Exception as exc:  # noqa: BLE001 - report any FAISS failure
+            return [f"FAISS index cannot be loaded: {exc}"]
+        problems = list(dict.fromkeys(self.events))
+        ids = dense.ids()
+        stored = self.store.chunk_ids()
+        if len(ids) != len(stored) or not np.array_equal(ids, stored):
+            problems.append(f"FAISS holds {len(ids)} vectors, the store {len(stored)} chunks "
+                            f"({len(np.setdiff1d(ids, stored))} extra, {len(np.setdiff1d(stored, ids))} missing)")
+        return problems

@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -29,10 +28,11 @@ import numpy as np
 
 from corpus.article import Article
 from index.base import ArticleSummary, ArchiveError, ChunkRecord, SearchFilters
-from index.claims_store import CLAIMS_SCHEMA, delete_claims
+from index.claims_store import CLAIMS_SCHEMA
 from index.fts import FtsSearch
 from index.lexical import STOPWORDS, LexicalRow  # noqa: F401 - STOPWORDS re-exported
 from index.store_tx import StoreTransaction
+from index.store_writes import StoreWrites
 
 SCHEMA_VERSION = 1
 
@@ -74,7 +74,7 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
-class ArticleStore(FtsSearch):
+class ArticleStore(FtsSearch, StoreWrites):
     """SQLite access for one data directory. Thread-safe: each thread gets its own
     connection; write methods must be called under the archive's write lock."""
 
@@ -185,12 +185,6 @@ class ArticleStore(FtsSearch):
         row = self.connect().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
 
-    @staticmethod
-    def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
-        """Set one metadata key inside a transaction."""
-        conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                      (key, str(value)))
-
     # -- articles ----------------------------------------------------------------------
     def content_hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
         """``{id: (content_hash, chunk_count)}`` for those of ``ids`` that are stored."""
@@ -243,47 +237,6 @@ class ArticleStore(FtsSearch):
             article = self.get(article_id)
             if article is not None:
                 yield article
-
-    # -- writes (inside a transaction) ----------------------------------------------------
-    @staticmethod
-    def delete_article(conn: sqlite3.Connection, article_id: str, generation: int) -> list[int]:
-        """Delete an article, its chunks, claims and lexical rows; tombstone the chunk ids."""
-        delete_claims(conn, article_id)
-        chunk_ids = [r[0] for r in conn.execute("SELECT id FROM chunks WHERE article_id=?", (article_id,))]
-        conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
-                         [(cid, generation) for cid in chunk_ids])
-        conn.executemany("DELETE FROM chunks_fts WHERE rowid=?", [(cid,) for cid in chunk_ids])
-        conn.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
-        conn.execute("DELETE FROM articles WHERE id=?", (article_id,))
-        return chunk_ids
-
-    @staticmethod
-    def insert_article(conn: sqlite3.Connection, article: Article, spans: Sequence[tuple[int, int, int]],
-                       vectors: np.ndarray, generation: int, added_at: float | None = None) -> list[int]:
-        """Insert an article with its chunks (``(index, start, end)``), vectors
-        (float32 ``(len(spans), dim)``) and lexical rows; returns the new chunk ids."""
-        now = time.time()
-        conn.execute(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (article.id, article.title, article.text, article.url,
-             article.published.isoformat() if article.published else None, article.source,
-             article.content_hash, len(spans), added_at or now, now))
-        ids = []
-        for (index, start, end), vector in zip(spans, vectors):
-            cur = conn.execute(
-                "INSERT INTO chunks (article_id, idx, start, end, generation, vector) VALUES (?, ?, ?, ?, ?, ?)",
-                (article.id, index, start, end, generation, np.asarray(vector, dtype=np.float32).tobytes()))
-            chunk_id = int(cur.lastrowid)
-            conn.execute("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)",
-                         (chunk_id, article.text[start:end]))
-            ids.append(chunk_id)
-        return ids
-
-    @staticmethod
-    def added_at(conn: sqlite3.Connection, article_id: str) -> float | None:
-        """When an article was first added (unix seconds), or None."""
-        row = conn.execute("SELECT added_at FROM articles WHERE id=?", (article_id,)).fetchone()
-        return float(row[0]) if row else None
 
     # -- reads for the dense index -----------------------------------------------------
     def vectors(self, dimension: int, since_generation: int = -1,
@@ -375,6 +328,16 @@ class ArticleStore(FtsSearch):
             f"SELECT c.id, c.article_id, c.idx, c.start, c.end, substr(a.text, c.start + 1, c.end - c.start) "
             f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})", ids)
         return {int(r[0]): ChunkRecord(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), r[5]) for r in rows}
+
+    def chunk_total(self) -> int:
+        """Number of stored chunks (one ``count(*)`` of the chunks table)."""
+        return int(self.connect().execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def sources(self) -> dict[str, int]:
+        """``{outlet: article count}``, largest first."""
+        rows = self.connect().execute(
+            "SELECT source, count(*) FROM articles GROUP BY source ORDER BY count(*) DESC")
+        return {r[0]: r[1] for r in rows}
 
     def counts(self) -> dict[str, int]:
         """Row counts: articles, chunks, lexical rows, sum of articles' chunk_count."""
