@@ -177,7 +177,7 @@ def build_chat(service: QAService) -> gr.Blocks:
         if not topic:
             return claims_notice()
         try:
-            hits = service.claims(topic, k=12)
+            hits = service.claims(topic)
         except RequestError as exc:
             return claims_notice(NO_CLAIMS_STORED if exc.status == 501 else str(exc))
         return claims_html(hits, topic)
@@ -203,6 +203,8 @@ def build_chat(service: QAService) -> gr.Blocks:
                     question = gr.Textbox(show_label=False, placeholder="Ask a question…", lines=1,
                                           scale=6, elem_id="byline-question", autofocus=True)
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="byline-ask")
+                with gr.Accordion("Claims: who said what", open=False, elem_id="byline-claims-acc"):
+                    claims = gr.HTML(claims_notice(), elem_id="byline-claims-panel")
                 label, examples = example_questions(service)
                 chips = []
                 if examples:
@@ -219,8 +221,6 @@ def build_chat(service: QAService) -> gr.Blocks:
                                              elem_id="byline-outlet")
                         since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD", elem_id="byline-since")
                         until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD", elem_id="byline-until")
-                with gr.Accordion("Claims: who said what", open=False, elem_id="byline-claims-acc"):
-                    claims = gr.HTML(claims_notice(), elem_id="byline-claims-panel")
             with gr.Column(scale=2, min_width=300, elem_id="byline-source-col"):
                 gr.HTML(BACK, elem_id="byline-back-bar")
                 gr.Markdown("### Source")
