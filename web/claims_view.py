@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from web.render import cite_ref, esc
+from web.service import RequestError
 
 NO_CLAIMS_STORED = "This archive stores no attributed claims, so there is nothing to list here."
 NOT_YET = "Ask a question: who said, estimated or warned what about its topic is listed here."
@@ -81,3 +82,16 @@ def claims_html(hits: Sequence[Mapping[str, Any]] | None, query: str = "") -> st
 def claims_notice(message: str = NOT_YET) -> str:
     """The Claims view with a plain notice instead of claims (escaped)."""
     return f'<div class="byline-claims-empty">{esc(message)}</div>'
+
+
+def claims_panel(service: Any, topic: str) -> str:
+    """The Claims view for ``topic`` from ``service.claims`` (the API's defaults): the
+    claims, a plain notice when the backend stores none (501) or for an invalid topic,
+    or the invitation to ask when there is no topic yet."""
+    if not topic:
+        return claims_notice()
+    try:
+        hits = service.claims(topic)
+    except RequestError as exc:
+        return claims_notice(NO_CLAIMS_STORED if exc.status == 501 else str(exc))
+    return claims_html(hits, topic)

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from web.claims_view import NO_CLAIMS_STORED, claims_html, claims_notice
+from web.claims_view import claims_notice, claims_panel
 from web.pages import STATIC_DIR
 from web.render import (answer_html, article_html, esc, panel_placeholder, parse_cite_target,
                         streaming_html)
@@ -174,13 +174,7 @@ def build_chat(service: QAService) -> gr.Blocks:
 
     def show_claims(topic: str) -> str:
         # The Claims panel for the current topic (a follow-up's standalone question).
-        if not topic:
-            return claims_notice()
-        try:
-            hits = service.claims(topic)
-        except RequestError as exc:
-            return claims_notice(NO_CLAIMS_STORED if exc.status == 501 else str(exc))
-        return claims_html(hits, topic)
+        return claims_panel(service, topic)
 
     def new_conversation() -> tuple[Any, ...]:
         return [], [], "", panel_placeholder(), "", claims_notice()

@@ -5,6 +5,8 @@ claim's quote; article markup in a claim never renders."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -47,3 +49,56 @@ def test_chat_claims_view_opens_the_claim_in_its_article(server: str, recorded) 
     recorded.screenshot("chat-claim-source.png")
     assert page.url.startswith(server)
     assert recorded.foreign_requests(server) == []
+
+
+def test_widget_claims_view_opens_the_claim_in_its_article(server: str, host_site, intranet_page: str,
+                                                          recorded) -> None:
+    claims = api_claims(server, WHEAT)
+    page = recorded.page
+    page.goto(intranet_page)
+    page.locator("#byline-widget button.byline-launcher").click()
+    frame = page.frame_locator("#byline-widget iframe")
+    frame.locator("#question").fill(WHEAT)
+    frame.locator("#send").click()
+    frame.locator(".msg.bot[data-status]").last.wait_for(timeout=60_000)
+    frame.locator("#claims-open").click()
+    first = frame.locator("#claims-body button.claim").first
+    first.wait_for(timeout=30_000)
+    assert frame.locator("#claims-body button.claim").count() == len(claims)
+    assert first.locator(".claim-speaker").inner_text() == claims[0]["speaker"]
+    assert frame.locator("#claims-body li.claim-group").count() >= 1  # grouping is visible
+    recorded.screenshot("widget-claims.png")
+    first.click()
+    mark = frame.locator("#source-text #hl")
+    mark.wait_for(timeout=15_000)
+    assert mark.inner_text() == claims[0]["citation"]["quote"]
+    assert frame.locator("#back").inner_text().endswith("Back to the claims")
+    recorded.screenshot("widget-claim-source.png")
+    frame.locator("#back").click()  # back to the claims, not to the answer
+    assert frame.locator("#claims").is_visible() and not frame.locator("#source").is_visible()
+    frame.locator("#claims-back").click()
+    assert not frame.locator("#claims").is_visible()
+    assert recorded.foreign_requests(server, host_site.origin) == []
+
+
+def test_claim_markup_never_runs_in_embed_and_no_claims_is_said(server: str, recorded) -> None:
+    page = recorded.page
+    hostile = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>"
+    claim = {"group": 1, "speaker": hostile, "role": hostile, "cue": "said", "content": hostile,
+             "figures": [{"text": hostile}], "date": "2024-01-01",
+             "citation": {"article_id": "x", "source": hostile, "start": 0, "end": 5, "quote": "Intro"}}
+    answers = iter([{"claims": [claim]}, {"claims": []}])
+    page.route("**/api/claims?**", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(next(answers))))
+    page.goto(server + "/embed")
+    page.locator("#question").fill(WHEAT)
+    page.locator("#send").click()
+    page.locator(".msg.bot[data-status]").last.wait_for(timeout=60_000)
+    page.locator("#claims-open").click()
+    page.locator("#claims-body button.claim").first.wait_for(timeout=15_000)
+    assert hostile in page.locator("#claims-body .claim-speaker").inner_text()
+    assert page.locator("#claims-body img, #claims-body script").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    page.locator("#claims-back").click()
+    page.locator("#claims-open").click()
+    page.get_by_text("The archive holds no attributed claims about").wait_for(timeout=15_000)

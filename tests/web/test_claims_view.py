@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.claims_view import NO_CLAIMS_STORED, claims_html, claims_notice, figures_differ, group_runs
+from web.claims_view import (NO_CLAIMS_STORED, claims_html, claims_notice, claims_panel, figures_differ,
+                              group_runs)
 from web.render import parse_cite_target
+from web.service import RequestError
 
 
 def hit(group: int, speaker: str, content: str, figures: tuple[str, ...] = (), start: int = 10,
@@ -51,3 +53,23 @@ def test_claims_of_one_group_are_together_and_disagreement_is_flagged() -> None:
 def test_no_claims_says_so_plainly() -> None:
     assert "no attributed claims about" in claims_html([], "the moon")
     assert "stores no attributed claims" in claims_notice(NO_CLAIMS_STORED)
+
+
+class FakeService:
+    def __init__(self, result: Any) -> None:
+        self.result, self.asked = result, []
+
+    def claims(self, q: str) -> list[dict[str, Any]]:
+        self.asked.append(q)
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+def test_panel_says_plainly_when_the_backend_stores_no_claims() -> None:
+    assert claims_panel(FakeService(RequestError("no claims", 501)), "q") == claims_notice(NO_CLAIMS_STORED)
+    assert "no attributed claims about" in claims_panel(FakeService([]), "the moon")
+    none_yet = FakeService([])
+    assert claims_panel(none_yet, "") == claims_notice() and none_yet.asked == []
+    assert "q: empty" in claims_panel(FakeService(RequestError("q: empty")), " ")
+    assert "Priya" in claims_panel(FakeService([hit(1, "Priya", "x")]), "q")
