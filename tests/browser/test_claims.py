@@ -24,6 +24,19 @@ def api_claims(server: str, q: str) -> list[dict]:
     return claims
 
 
+def open_claims(page) -> None:
+    """Open the chat's Claims panel (a tap while the reply still grows can miss: again)."""
+    panel = page.locator("#byline-claims-panel")
+    for _ in range(3):
+        page.locator("#byline-claims-acc").get_by_text("Claims: who said what").click()
+        try:
+            panel.wait_for(timeout=3_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try again
+            continue
+    panel.wait_for(timeout=1_000)
+
+
 def test_chat_claims_view_opens_the_claim_in_its_article(server: str, recorded) -> None:
     claims = api_claims(server, WHEAT)
     page = recorded.page
@@ -33,7 +46,8 @@ def test_chat_claims_view_opens_the_claim_in_its_article(server: str, recorded) 
     page.locator("#byline-ask").click()
     page.locator("#byline-chat .byline-answered, #byline-chat .byline-uncertain, #byline-chat .byline-abstain"
                  ).last.wait_for(timeout=60_000)
-    page.locator("#byline-claims-acc").get_by_text("Claims: who said what").click()
+    page.wait_for_timeout(2_000)  # the claims arrive while the panel is closed: opening it shows them
+    open_claims(page)
     first = page.locator("#byline-claims-panel li.byline-claim").first
     first.wait_for(timeout=30_000)
     assert page.locator("#byline-claims-panel li.byline-claim").count() == len(claims)
@@ -49,6 +63,34 @@ def test_chat_claims_view_opens_the_claim_in_its_article(server: str, recorded) 
     recorded.screenshot("chat-claim-source.png")
     assert page.url.startswith(server)
     assert recorded.foreign_requests(server) == []
+
+
+def test_chat_claims_on_a_phone_open_the_source_overlay(server: str, browser) -> None:
+    from playwright.sync_api import expect
+
+    claims = api_claims(server, WHEAT)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(server + "/")
+        page.wait_for_selector("#byline-question textarea", timeout=30_000)
+        open_claims(page)  # open before asking: it fills in when the answer is done
+        page.get_by_text("Ask a question: who said").wait_for(timeout=5_000)
+        page.locator("#byline-question textarea").fill(WHEAT)
+        page.locator("#byline-ask").click()
+        link = page.locator("#byline-claims-panel a.byline-claim-link").first
+        link.wait_for(timeout=30_000)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+        link.click()
+        mark = page.locator("#byline-source-panel mark.byline-hl")
+        mark.wait_for(timeout=15_000)
+        assert mark.inner_text() == claims[0]["citation"]["quote"]
+        expect(mark).to_be_in_viewport()
+        page.get_by_role("button", name="Back to the answer").click()
+        expect(page.locator("#byline-source-col")).to_be_hidden()
+        assert page.evaluate("() => document.activeElement.classList.contains('byline-claim-link')")
+    finally:
+        context.close()
 
 
 def test_widget_claims_view_opens_the_claim_in_its_article(server: str, host_site, intranet_page: str,
@@ -76,6 +118,10 @@ def test_widget_claims_view_opens_the_claim_in_its_article(server: str, host_sit
     recorded.screenshot("widget-claim-source.png")
     frame.locator("#back").click()  # back to the claims, not to the answer
     assert frame.locator("#claims").is_visible() and not frame.locator("#source").is_visible()
+    page.keyboard.press("Escape")  # closes the claims, not the widget
+    frame.locator("#claims").wait_for(state="hidden", timeout=5_000)
+    assert frame.locator("#question").is_visible()
+    frame.locator("#claims-open").click()
     frame.locator("#claims-back").click()
     assert not frame.locator("#claims").is_visible()
     assert recorded.foreign_requests(server, host_site.origin) == []
