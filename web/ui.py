@@ -1,6 +1,8 @@
 """The Gradio chat: a custom theme (system fonts), a header, answer cards that show the
 three outcomes, a source panel (an overlay with "Back to the answer" on a phone),
-example questions from the archive in use, filters and a "New conversation" button.
+example questions from the archive in use, filters, a Claims panel (who said what about
+the current question's topic, each claim opening its article at the claim) and a "New
+conversation" button.
 
 Styles and page behaviour live in ``web/static/chat.css`` and ``chat.js`` (served with
 the page by Gradio, never from another host).
@@ -13,6 +15,7 @@ from typing import Any, Iterator
 
 import gradio as gr
 
+from web.claims_view import claims_notice, claims_panel
 from web.pages import STATIC_DIR
 from web.render import (answer_html, article_html, esc, panel_placeholder, parse_cite_target,
                         streaming_html)
@@ -27,7 +30,7 @@ HEADER = ('<header class="byline-header"><span class="byline-logo">Byline</span>
 BACK = '<button type="button" class="byline-back">&#x2190; Back to the answer</button>'
 
 # Runs once when the source panel mounts: a document-level (capturing) click listener
-# turns clicks on citation links inside chat messages into a `click` event of the panel
+# turns clicks on citation links (chat messages, the Claims panel) into a `click` event of the panel
 # carrying the citation reference (on a phone it also opens the source overlay); after
 # each update the highlighted sentence is scrolled into view.
 SOURCE_PANEL_JS = """
@@ -113,7 +116,8 @@ def example_questions(service: QAService, limit: int = 6) -> tuple[str, list[str
 def build_chat(service: QAService) -> gr.Blocks:
     """The Gradio chat: streaming replies with the answer marked in its quoted sentence,
     sources per article, a source panel with the sentence and the answer highlighted,
-    follow-ups, a new-conversation button, example questions and outlet/date filters."""
+    follow-ups, a new-conversation button, example questions, outlet/date filters and a
+    Claims panel for the current question's topic."""
 
     def outlet_choices() -> list[tuple[str, str]]:
         return [("All outlets", "")] + [(f"{name} ({count})", name)
@@ -123,7 +127,7 @@ def build_chat(service: QAService) -> gr.Blocks:
         return gr.update(choices=outlet_choices())
 
     def respond(message: str, messages: list[dict[str, Any]], history: list[list[str]],
-                outlet: str, since: str, until: str) -> Iterator[tuple[Any, ...]]:
+                outlet: str, since: str, until: str, topic: str) -> Iterator[tuple[Any, ...]]:
         try:
             question = service.check_question(message)
             filters = service.check_filters({"source": outlet or None, "since": (since or "").strip() or None,
@@ -131,23 +135,23 @@ def build_chat(service: QAService) -> gr.Blocks:
         except RequestError as exc:
             # The API's own message, as a toast; the conversation and the question stay.
             gr.Warning(str(exc))
-            yield message, messages, history
+            yield message, messages, history, topic
             return
         messages = list(messages or []) + [{"role": "user", "content": esc(question)},
                                            {"role": "assistant", "content": streaming_html("")}]
-        yield "", messages, history
+        yield "", messages, history, question  # the Claims panel's topic, until the answer refines it
         text, answer = "", None
         try:
             for kind, value in service.stream(question, [tuple(t) for t in history or []], filters):
                 if kind in ("delta", "draft"):
                     text += str(value)
                     messages[-1] = {"role": "assistant", "content": streaming_html(text, draft=kind == "draft")}
-                    yield "", messages, history
+                    yield "", messages, history, question
                 else:
                     answer = value
         except RequestError as exc:
             messages[-1] = {"role": "assistant", "content": f'<div class="byline-error">{esc(exc)}</div>'}
-            yield "", messages, history
+            yield "", messages, history, question
             return
         if answer is None:
             return
@@ -155,7 +159,7 @@ def build_chat(service: QAService) -> gr.Blocks:
         ids = [c["article_id"] for c in data["citations"]] + [p["article_id"] for p in data["passages"]]
         texts = service.archive.texts({p["article_id"] for p in data["passages"]}) if not data["citations"] else None
         messages[-1] = {"role": "assistant", "content": answer_html(data, service.article_meta(ids), texts)}
-        yield "", messages, list(history or []) + [[question, answer.text]]
+        yield "", messages, list(history or []) + [[question, answer.text]], data.get("standalone_question") or question
 
     def open_citation(evt: gr.EventData) -> str:
         ref = (getattr(evt, "_data", None) or {}).get("ref", "")
@@ -168,8 +172,12 @@ def build_chat(service: QAService) -> gr.Blocks:
             return panel_placeholder(f"The article {article_id} is no longer in the archive.")
         return article_html(article.to_dict(), start, end, answer)
 
+    def show_claims(topic: str) -> str:
+        # The Claims panel for the current topic (a follow-up's standalone question).
+        return claims_panel(service, topic)
+
     def new_conversation() -> tuple[Any, ...]:
-        return [], [], "", panel_placeholder()
+        return [], [], "", panel_placeholder(), "", claims_notice()
 
     with gr.Blocks(title="Byline", analytics_enabled=False, fill_width=True) as demo:
         with gr.Row(elem_id="byline-toolbar"):
@@ -177,6 +185,7 @@ def build_chat(service: QAService) -> gr.Blocks:
             new = gr.Button("New conversation", variant="secondary", size="md", scale=0, min_width=170,
                             elem_id="byline-new")
         history = gr.State([])
+        topic = gr.State("")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=340):
                 chatbot = gr.Chatbot(elem_id="byline-chat", height=470, latex_delimiters=[],
@@ -188,6 +197,8 @@ def build_chat(service: QAService) -> gr.Blocks:
                     question = gr.Textbox(show_label=False, placeholder="Ask a question…", lines=1,
                                           scale=6, elem_id="byline-question", autofocus=True)
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="byline-ask")
+                with gr.Accordion("Claims: who said what", open=False, elem_id="byline-claims-acc"):
+                    claims = gr.HTML(claims_notice(), elem_id="byline-claims-panel")
                 label, examples = example_questions(service)
                 chips = []
                 if examples:
@@ -209,23 +220,27 @@ def build_chat(service: QAService) -> gr.Blocks:
                 gr.Markdown("### Source")
                 source = gr.HTML(panel_placeholder(), elem_id="byline-source-panel", js_on_load=SOURCE_PANEL_JS)
 
-        inputs = [question, chatbot, history, outlet, since, until]
-        outputs = [question, chatbot, history]
-        # A new question clears the source panel, so that an earlier answer's article is
-        # never shown beside an answer (or an abstention) it does not support.
-        def clear_source() -> str:
-            return panel_placeholder()
+        inputs = [question, chatbot, history, outlet, since, until, topic]
+        outputs = [question, chatbot, history, topic]
+        # A new question clears the source and Claims panels, so that an earlier answer's
+        # article or claims are never shown beside an answer they do not belong to.
+        def clear_panels() -> tuple[str, str]:
+            return panel_placeholder(), claims_notice("Looking for claims about the new question…")
 
-        question.submit(respond, inputs, outputs, concurrency_limit=2)
-        question.submit(clear_source, None, source, queue=False)
-        ask.click(respond, inputs, outputs, concurrency_limit=2)
-        ask.click(clear_source, None, source, queue=False)
+        panels = [source, claims]
+        question.submit(respond, inputs, outputs, concurrency_limit=2).then(show_claims, topic, claims)
+        question.submit(clear_panels, None, panels, queue=False)
+        ask.click(respond, inputs, outputs, concurrency_limit=2).then(show_claims, topic, claims)
+        ask.click(clear_panels, None, panels, queue=False)
         for chip, text in chips:  # a click on an example question asks it at once
             chip.click(lambda text=text: text, None, question, queue=False).then(
-                respond, inputs, outputs, concurrency_limit=2)
-            chip.click(clear_source, None, source, queue=False)
+                respond, inputs, outputs, concurrency_limit=2).then(show_claims, topic, claims)
+            chip.click(clear_panels, None, panels, queue=False)
+        # A click on a claim is a click on a citation link: the source panel opens the
+        # claim's article with its content highlighted.
         source.click(open_citation, None, source)
-        new.click(new_conversation, None, [chatbot, history, question, source])
-        chatbot.clear(new_conversation, None, [chatbot, history, question, source])
+        reset = [chatbot, history, question, source, topic, claims]
+        new.click(new_conversation, None, reset)
+        chatbot.clear(new_conversation, None, reset)
         demo.load(refresh_outlets, None, outlet)
     return demo

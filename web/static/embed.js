@@ -10,6 +10,7 @@
   var token = params.get("token") || "";
   var color = params.get("color") || "";
   var history = [];          // [[question, answer text], ...]
+  var topic = "";            // the Claims view's query: the last question (standalone form)
   var busy = false;
   var controller = null;
   var metaCache = {};
@@ -203,6 +204,7 @@
   async function ask(question) {
     busy = true; send.disabled = true;
     var hint = $("hint"); if (hint) hint.remove();
+    topic = question;
     log.appendChild(el("div", "msg user", question));
     var box = el("div", "msg bot streaming");
     box.setAttribute("aria-busy", "true");
@@ -249,6 +251,7 @@
       }
       if (answer) {
         renderAnswer(box, answer);
+        topic = answer.standalone_question || question;
         history.push([question, answer.text]);
       }
     } catch (e) {
@@ -349,7 +352,7 @@
   $("back").addEventListener("click", closeSource);
   $("new-chat").addEventListener("click", function () {
     if (controller) controller.abort();
-    history = [];
+    history = []; topic = "";
     log.textContent = "";
     log.appendChild(el("p", "hint", "New conversation. Ask a question about the news archive."));
     $("source").hidden = true;
@@ -361,10 +364,13 @@
   document.addEventListener("keydown", function (e) {
     if (e.key === "Escape") {
       if (!$("source").hidden) closeSource();
+      else if (window.BylineClaims && window.BylineClaims.close()) { /* the Claims view closed */ }
       else if (window.parent !== window) window.parent.postMessage({ type: "byline:close" }, "*");
     }
   });
   if (window.parent === window) $("close").hidden = true;
+  // For the Claims view (embed-claims.js): the same source view, requests and elements.
+  window.BylineEmbed = { openSource: openSource, headers: headers, el: el, topic: function () { return topic; } };
   // The load handshake: the widget shows an explanation when this never arrives (the
   // browser refused to frame the page, or the server is down).
   if (window.parent !== window) window.parent.postMessage({ type: "byline:ready" }, "*");
