@@ -29,6 +29,22 @@ def article_from_record(record: Any, where: str, factory: ArticleFactory) -> Art
                          id_hint=title[:40] if isinstance(title, str) else "")
 
 
+def _parse(text: str, label: str, whole_file: bool) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, reason)`` naming ``label`` and where the JSON error
+    is (the line within a whole file; the column within a JSON Lines line)."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        at = f"line {exc.lineno}, column {exc.colno}" if whole_file else f"column {exc.colno}"
+        return None, f"{label}: malformed JSON: {exc.msg} ({at})"
+    except RecursionError:
+        return None, f"{label}: malformed JSON: nested too deeply"
+
+
+def _record_result(record: Any, label: str, factory: ArticleFactory) -> LoadResult:
+    return _result(label, lambda: article_from_record(record, label, factory), _given_id(factory, record))
+
+
 def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) -> Iterator[LoadResult]:
     """JSON (one object or a list) or JSON Lines (one object per line; blank lines skipped).
 
@@ -40,22 +56,16 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
         yield LoadResult(where, reason=str(exc))
         return
     if not lines:
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield LoadResult(where, reason=f"{where}: line {exc.lineno}: malformed JSON: {exc.msg}")
-            return
-        except RecursionError:
-            yield LoadResult(where, reason=f"{where}: malformed JSON: nested too deeply")
+        parsed, reason = _parse(text, where, whole_file=True)
+        if reason is not None:
+            yield LoadResult(where, reason=reason)
             return
         records = parsed if isinstance(parsed, list) else [parsed]
         if not records:
             yield LoadResult(where, reason=f"{where}: empty JSON list, no article")
             return
         for i, record in enumerate(records):
-            label = where if len(records) == 1 else f"{where}[{i}]"
-            yield _result(label, lambda r=record, at=label: article_from_record(r, at, factory),
-                          _given_id(factory, record))
+            yield _record_result(record, where if len(records) == 1 else f"{where}[{i}]", factory)
         return
     if not text.strip():
         yield LoadResult(where, reason=f"{where}: empty file, no JSON lines")
@@ -64,14 +74,5 @@ def load_json(data: bytes, where: str, factory: ArticleFactory, *, lines: bool) 
         if not line.strip():
             continue
         label = f"{where}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield LoadResult(label, reason=f"{label}: malformed JSON: {exc.msg} (column {exc.colno})")
-            continue
-        except RecursionError:
-            yield LoadResult(label, reason=f"{label}: malformed JSON: nested too deeply")
-            continue
-        yield _result(label, lambda r=record, at=label: article_from_record(r, at, factory),
-                      _given_id(factory, record))
-
+        record, reason = _parse(line, label, whole_file=False)
+        yield LoadResult(label, reason=reason) if reason is not None else _record_result(record, label, factory)
