@@ -111,3 +111,58 @@ print(json.dumps({{"files": [str(f) for f in files], "reader": load_settings().r
         path = Path(name)
         assert path.is_relative_to(target), f"{name} comes from outside the installed wheel"
         assert path.is_file(), name
+
+
+def test_installed_wheel_adds_asks_and_serves(built, tmp_path: Path) -> None:
+    """The installed copy (``pip install`` without ``-e``, run from outside the checkout)
+    adds the sample corpus, answers a sample question with an exact citation and serves
+    ``/healthz`` and ``/api/ask``."""
+    import socket
+    import time
+    import urllib.request
+
+    wheel, _, _ = built
+    target = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                           "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    runner = f"import sys; sys.path.insert(0, {str(target)!r}); from cli import main; main()"
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    data = tmp_path / "data"
+
+    def byline(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", runner, "--data-dir", str(data), *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600, env=env)
+
+    sample = target / "corpus" / "sample" / "articles.jsonl"
+    added = byline("--no-server", "add", str(sample))
+    assert added.returncode == 0, added.stderr
+    asked = byline("--no-server", "ask", "--json", "Who is the finance director of Northfield?")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["answer"] and answer["citations"], answer
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", runner, "--data-dir", str(data), "serve", "--port", str(port)],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
+                    assert reply.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "byline serve from the wheel did not come up in 300 s"
+                time.sleep(1)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/ask", method="POST",
+                                         data=json.dumps({"question": "Who is the finance director of Northfield?"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            served = json.loads(reply.read())
+        assert served["answer"] == answer["answer"]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
