@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -205,6 +206,7 @@ class Archive(EmbeddingComponents):
             if bar is not None:
                 bar.update(len(batch))
             return
+        self._preload_claims_parser()
         embedded = chunk_and_embed([a for _, a, _ in todo], self.chunker, self.embedder)
         claims = self._extract_claims([a for _, a, _ in todo])
         with self.store.transaction() as conn:
@@ -223,6 +225,20 @@ class Archive(EmbeddingComponents):
             emit(AddResult(where, article.id, status, len(spans)))
         if bar is not None:
             bar.update(len(batch))
+
+    def _preload_claims_parser(self) -> None:
+        """Load spaCy for claim extraction in a background thread while the embedder loads
+        and embeds: a one-article ``byline add`` in a fresh process waits for both models.
+        A failure is left to :meth:`_extract_claims`, which loads again and raises."""
+        if not self.settings.index.claims:
+            return
+        from corpus.nlp import get_nlp
+
+        def load() -> None:
+            with contextlib.suppress(Exception):
+                get_nlp(self.settings.reader.spacy_model)
+
+        threading.Thread(target=load, name="byline-spacy-preload", daemon=True).start()
 
     def _extract_claims(self, articles: Sequence[Article]) -> dict[str, list] | None:
         """``{article id: claims}`` (:func:`corpus.claim_rules.extract_claims`, one spaCy
