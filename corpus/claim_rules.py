@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from corpus.claim_speakers import Mentions, speaker_of
+from corpus.claim_speakers import Mentions, ents_of, speaker_of, text_of
 from corpus.claims import TRIM as _TRIM
 from corpus.claims import Claim, Figure, TextSpan, span_of as _span, trimmed as _trimmed
 from corpus.nlp import DEFAULT_SPACY_MODEL, get_nlp
@@ -65,7 +65,7 @@ def extract_claims(text: str, spacy_model: str = DEFAULT_SPACY_MODEL) -> list[Cl
 
 def extract_from_doc(doc) -> list[Claim]:  # a spacy Doc
     """The claims of a parsed spaCy ``Doc`` (see :func:`extract_claims`)."""
-    text = doc.text
+    text = text_of(doc)
     quotes = [(m.start() + 1, m.end() - 1) for m in _QUOTE.finditer(text)
               if len(m.group().split()) >= _MIN_QUOTE_WORDS]
     claims: list[Claim] = []
@@ -97,7 +97,7 @@ def _claim_at(doc, token, quotes: list[tuple[int, int]], mentions: Mentions) -> 
     else:
         quote = _adjacent_quote(doc, token, quotes)
         if quote is not None:
-            content, attribution = _trimmed(doc.text, *quote), "quote"
+            content, attribution = _trimmed(text_of(doc), *quote), "quote"
         else:
             content = _complement(doc, token) or _parenthetical(doc, token) or _object(doc, token)
     if content is None:
@@ -105,7 +105,7 @@ def _claim_at(doc, token, quotes: list[tuple[int, int]], mentions: Mentions) -> 
     speaker, resolved, role = speaker_of(doc, subject, mentions)
     if speaker is None:
         return None
-    return _make(doc, speaker, resolved, role, _span(doc.text, token.idx, token.idx + len(token.text)),
+    return _make(doc, speaker, resolved, role, _span(text_of(doc), token.idx, token.idx + len(token.text)),
                  lemma, content, token.sent, attribution)
 
 
@@ -141,11 +141,11 @@ def _complement(doc, verb) -> TextSpan | None:
                     end = doc[max(later.left_edge.i - 1, start.i)]
                     break
             end = _before_aside(doc, start, end)
-            span = _trimmed(doc.text, start.idx, end.idx + len(end.text))
+            span = _trimmed(text_of(doc), start.idx, end.idx + len(end.text))
             if span is not None and len(span.text.split()) >= 3:
                 return span
         if child.dep_ == "ccomp" and child.i < verb.i:  # "Velora will cut 2,000 jobs, the company said"
-            span = _trimmed(doc.text, child.left_edge.idx, child.right_edge.idx + len(child.right_edge.text))
+            span = _trimmed(text_of(doc), child.left_edge.idx, child.right_edge.idx + len(child.right_edge.text))
             if span is not None and len(span.text.split()) >= 3:
                 return span
     return None
@@ -157,7 +157,7 @@ def _object(doc, verb) -> TextSpan | None:
         return None
     for child in verb.children:
         if child.dep_ == "dobj" and child.i > verb.i:
-            span = _trimmed(doc.text, child.left_edge.idx, child.right_edge.idx + len(child.right_edge.text))
+            span = _trimmed(text_of(doc), child.left_edge.idx, child.right_edge.idx + len(child.right_edge.text))
             if span is not None and len(span.text.split()) >= 2:
                 return span
     return None
@@ -179,8 +179,8 @@ def _parenthetical(doc, verb) -> TextSpan | None:
         return None
     own = list(verb.subtree)
     sent = verb.sent
-    before = _trimmed(doc.text, sent.start_char, own[0].idx)
-    after = _trimmed(doc.text, own[-1].idx + len(own[-1].text), sent.end_char)
+    before = _trimmed(text_of(doc), sent.start_char, own[0].idx)
+    after = _trimmed(text_of(doc), own[-1].idx + len(own[-1].text), sent.end_char)
     parts = [s for s in (before, after) if s is not None and len(s.text.split()) >= 4]
     return max(parts, key=lambda s: len(s.text)) if parts else None
 
@@ -197,7 +197,7 @@ def _put_content(doc, verb, subject) -> tuple[TextSpan | None, str]:
         return None, "put"
     last = _before_aside(doc, objects[0].left_edge, doc[max(t.i for t in verb.subtree if t.i > verb.i
                                                             and t.dep_ != "punct")])
-    span = _trimmed(doc.text, objects[0].left_edge.idx, last.idx + len(last.text))
+    span = _trimmed(text_of(doc), objects[0].left_edge.idx, last.idx + len(last.text))
     return span, "put ... at" if at else "put"
 
 
@@ -209,8 +209,8 @@ def _according(doc, token, mentions: Mentions) -> Claim | None:
     sent = token.sent
     phrase = list(token.subtree)
     p_start, p_end = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
-    before = _trimmed(doc.text, sent.start_char, p_start)
-    after = _trimmed(doc.text, p_end, sent.end_char)
+    before = _trimmed(text_of(doc), sent.start_char, p_start)
+    after = _trimmed(text_of(doc), p_end, sent.end_char)
     parts = [s for s in (before, after) if s is not None and len(s.text.split()) >= 3]
     if not parts:
         return None
@@ -218,7 +218,7 @@ def _according(doc, token, mentions: Mentions) -> Claim | None:
     speaker, resolved, role = speaker_of(doc, objects[0], mentions)
     if speaker is None:
         return None
-    cue = _span(doc.text, token.idx, to.idx + len(to.text))
+    cue = _span(text_of(doc), token.idx, to.idx + len(to.text))
     return _make(doc, speaker, resolved, role, cue, "according to", content, sent, "parse")
 
 
@@ -226,7 +226,7 @@ def _according(doc, token, mentions: Mentions) -> Claim | None:
 def _adjacent_quote(doc, verb, quotes: list[tuple[int, int]]) -> tuple[int, int] | None:
     """The quote right before the cue (``"...," X said``: only the subject between) or
     right after it (``X said: "..."``, ``X told reporters, "..."``)."""
-    text, sent = doc.text, verb.sent
+    text, sent = text_of(doc), verb.sent
     v_end = verb.idx + len(verb.text)
     for q_start, q_end in quotes:
         if q_end <= verb.idx and q_end >= sent.start_char - 3 and text[q_end - 1] != ".":
@@ -243,7 +243,7 @@ def _adjacent_quote(doc, verb, quotes: list[tuple[int, int]]) -> tuple[int, int]
 def _orphan_quotes(doc, quotes, claims: list[Claim]) -> Iterable[Claim]:
     """Quotes no cue took: attributed to the claim of the previous sentence of the
     paragraph (or the previous paragraph's last), else to the next sentence's."""
-    text = doc.text
+    text = text_of(doc)
     taken = [c.content for c in claims]
     for q_start, q_end in quotes:
         span = _trimmed(text, q_start, q_end)
@@ -275,7 +275,7 @@ def _orphan_quotes(doc, quotes, claims: list[Claim]) -> Iterable[Claim]:
 def _make(doc, speaker, resolved, role, cue, lemma, content, sent, attribution) -> Claim:
     start = min(sent.start_char, content.start, cue.start)
     end = max(sent.end_char, content.end)
-    sentence = _trimmed(doc.text, start, end, keep_end=True) or _span(doc.text, start, end)
+    sentence = _trimmed(text_of(doc), start, end, keep_end=True) or _span(text_of(doc), start, end)
     return Claim(speaker=speaker, cue=cue, cue_lemma=lemma, content=content, sentence=sentence,
                  resolved=resolved, role=role, figures=_figures(doc, content), attribution=attribution)
 
@@ -285,15 +285,15 @@ def _sentence(doc, span: TextSpan) -> TextSpan:
     last = doc.char_span(span.end - 1, span.end, alignment_mode="expand")
     start = first.sent.start_char if first is not None else span.start
     end = last.sent.end_char if last is not None else span.end
-    return _trimmed(doc.text, min(start, span.start - 1), max(end, span.end + 1), keep_end=True) or span
+    return _trimmed(text_of(doc), min(start, span.start - 1), max(end, span.end + 1), keep_end=True) or span
 
 
 def _figures(doc, content: TextSpan) -> tuple[Figure, ...]:
     out = []
-    for ent in doc.ents:
+    for ent in ents_of(doc):
         if ent.label_ not in _FIGURE_LABELS or ent.start_char < content.start or ent.end_char > content.end:
             continue
-        raw = doc.text[ent.start_char:ent.end_char]
+        raw = text_of(doc)[ent.start_char:ent.end_char]
         cut = _HEDGE.match(raw)
         start = ent.start_char + (cut.end() if cut else 0)
         if start >= ent.end_char or not any(ch.isdigit() for ch in raw[start - ent.start_char:]) \
@@ -302,7 +302,7 @@ def _figures(doc, content: TextSpan) -> tuple[Figure, ...]:
         end = ent.end_char
         if ent.end < len(doc) and doc[ent.end].lower_ in _UNITS and doc[ent.end].idx + len(doc[ent.end]) <= content.end:
             end = doc[ent.end].idx + len(doc[ent.end].text)  # "300 million" + "euros"
-        out.append(Figure(doc.text[start:end], start, end, ent.label_, _value(doc.text[start:end])))
+        out.append(Figure(text_of(doc)[start:end], start, end, ent.label_, _value(text_of(doc)[start:end])))
     return tuple(out)
 
 
