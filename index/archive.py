@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -227,18 +226,12 @@ class Archive(EmbeddingComponents):
             bar.update(len(batch))
 
     def _preload_claims_parser(self) -> None:
-        """Load spaCy for claim extraction in a background thread while the embedder loads
-        and embeds: a one-article ``byline add`` in a fresh process waits for both models.
-        A failure is left to :meth:`_extract_claims`, which loads again and raises."""
-        if not self.settings.index.claims:
-            return
-        from corpus.nlp import get_nlp
+        """Load spaCy for claim extraction in the background while the embedder loads and
+        embeds (a one-article ``byline add`` in a fresh process waits for both models)."""
+        if self.settings.index.claims:
+            from corpus.nlp import preload_nlp
 
-        def load() -> None:
-            with contextlib.suppress(Exception):
-                get_nlp(self.settings.reader.spacy_model)
-
-        threading.Thread(target=load, name="byline-spacy-preload", daemon=True).start()
+            preload_nlp(self.settings.reader.spacy_model)
 
     def _extract_claims(self, articles: Sequence[Article]) -> dict[str, list] | None:
         """``{article id: claims}`` (:func:`corpus.claim_rules.extract_claims`, one spaCy
