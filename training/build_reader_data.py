@@ -121,12 +121,12 @@ def build_examples(dev_dir: Path, seed: int = 13, *, synthetic_per_article: int 
                 start = rng.randrange(0, max(1, len(text) - NEWS_CONTEXT_CHARS))
                 add(q["question"], text, start, min(len(text), start + NEWS_CONTEXT_CHARS), None, None, "news-noanswer")
 
-    if synthetic_per_article <= 0:
-        return out
     if written_dir is not None and written_dir.is_dir() and split == "train":
         out.extend(written_examples("train", rng, written_dir))
         written_articles, _ = load_written(written_dir)
         train_all = train_all + [a for a in written_articles.values() if written_split(a["id"]) == "train"]
+    if synthetic_per_article <= 0:
+        return out
 
     if nlp is None:
         import spacy
