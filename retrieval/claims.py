@@ -40,8 +40,9 @@ MIN_COSINE = 0.2  # a claim whose chunk is below this and without a BM25 match i
 @dataclass(frozen=True)
 class ClaimHit:
     """One search result: the claim, its article's id, title, outlet and date, its score
-    (fused RRF, higher is better) and its group (results with one group id are about the
-    same quantity)."""
+    (fused RRF, higher is better), its group (results with one group id are about the
+    same quantity) and whether that group's claims give more than one distinct figure
+    (``figures_differ``: a disagreement, shown as such by the chat and the widget)."""
 
     claim_id: int
     article_id: str
@@ -51,13 +52,15 @@ class ClaimHit:
     claim: Claim
     score: float
     group: int = 0
+    figures_differ: bool = False
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: speaker (resolved name), speaker as written, role, cue, content,
         figures, date and the citation (article id + exact content span)."""
         c = self.claim
         return {
-            "claim_id": self.claim_id, "group": self.group, "score": round(self.score, 6),
+            "claim_id": self.claim_id, "group": self.group, "figures_differ": self.figures_differ,
+            "score": round(self.score, 6),
             "speaker": c.speaker_name,
             "speaker_as_written": {"text": c.speaker.text, "start": c.speaker.start, "end": c.speaker.end},
             "resolved": None if c.resolved is None else
@@ -201,11 +204,20 @@ def group_claims(hits: list[ClaimHit]) -> list[ClaimHit]:
         groups.setdefault(find(i), []).append(i)
     out = []
     for number, root in enumerate(sorted(groups, key=lambda r: min(groups[r])), start=1):
-        out.extend(_with_group(hits[i], number) for i in groups[root])
+        differ = figures_differ([hits[i] for i in groups[root]])
+        out.extend(_with_group(hits[i], number, differ) for i in groups[root])
     return out
 
 
-def _with_group(hit: ClaimHit, group: int) -> ClaimHit:
+def figures_differ(group: Sequence[ClaimHit]) -> bool:
+    """True when the claims of one group give more than one distinct figure (compared as
+    written, case and surrounding spaces aside): "5,000" against "far lower" is not, "$1.2
+    billion" against "$310 million" is."""
+    seen = {f.text.strip().lower() for h in group for f in h.claim.figures}
+    return len(seen - {""}) > 1
+
+
+def _with_group(hit: ClaimHit, group: int, differ: bool) -> ClaimHit:
     from dataclasses import replace
 
-    return replace(hit, group=group)
+    return replace(hit, group=group, figures_differ=differ)

@@ -1,6 +1,11 @@
 """Build the trained reader's training examples from the dev set's **train** split.
 
     python -m training.build_reader_data [--dev ../shared/data/dev] [--out training/.cache/reader_train.jsonl]
+    python -m training.build_reader_data --replay 0.15 --out training/.cache/reader_stage2.jsonl
+
+``--replay R`` keeps every ``written`` example and a random share ``R`` of the others: the
+second training stage's data (``train_reader --init``), which adds the written sets to a
+reader trained on the first stage without forgetting it.
 
 Writes one JSON object per line, ``{"question", "context", "answer_start", "answer_text",
 "origin"}``, with ``answer_start`` a ``str`` index into ``context`` (None = no answer).
@@ -159,9 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--synthetic-per-article", type=int, default=60)
     parser.add_argument("--no-written", action="store_true", help="leave out training/written/")
+    parser.add_argument("--replay", type=float, default=None,
+                        help="keep every written example and only this share of the others (a second-stage set)")
     args = parser.parse_args(argv)
     examples = build_examples(args.dev, args.seed, synthetic_per_article=args.synthetic_per_article,
                               written_dir=None if args.no_written else WRITTEN_DIR)
+    if args.replay is not None:
+        rng = random.Random(args.seed + 1)
+        examples = [ex for ex in examples if ex["origin"].startswith("written") or rng.random() < args.replay]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:

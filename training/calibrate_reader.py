@@ -4,15 +4,16 @@ dev **calib** split (articles the span model never trained on), and write
 
     python -m training.calibrate_reader [--cv] [--model-dir retrieval/readers/models/byline-reader-minilm]
 
-For every calib question (30 news + the first 400 SQuAD-page questions; ~3 minutes on 2
-idle cores, cached in ``training/.cache/proposals-*.pkl`` so that a change of features or
+For every calib question (30 news + the first 400 SQuAD-page questions, plus the ~290
+questions of the written sets' held-out articles, ``training/written``, unless
+``--no-written``; ~5 minutes on 2 idle cores, cached in ``training/.cache/proposals-*.pkl`` so that a change of features or
 rules re-fits in about a minute; ``--cv`` also prints 5-fold figures by article) the hybrid
 retriever's passages are read by :class:`~retrieval.readers.trained.TrainedReader`, and
 every span that passes the answer rules gets its features
 (:data:`~retrieval.readers.trained.FEATURES`) and its token F1 against the gold answers of
-the question's own article (0 for unanswerable questions and other articles). News
+the question's own article (0 for unanswerable questions and other articles). Dev news
 questions weigh 3x throughout, so that the small news part is not swamped by the SQuAD
-pages. Three fits (numpy, Newton steps, L2):
+pages; figures are printed per part (news, wikipedia, written). Three fits (numpy, Newton steps, L2):
 
 1. **ranking**: a conditional logit (softmax over a question's spans) that puts the right
    spans (F1 >= 0.5) first, fitted on the questions that have one (``RANK_L2``);
@@ -160,8 +161,16 @@ def _proposals(questions: list[dict], pipeline, reader, model_dir: Path) -> list
     return out
 
 
+def _bucket(q: dict) -> str:
+    """Where a calib question's figures are counted: ``news`` (dev news), ``wikipedia``
+    (dev SQuAD pages) or ``written`` (our written held-out sets, ``training/written``)."""
+    return "written" if q.get("written") else ("news" if q["corpus"] == "news" else "wikipedia")
+
+
 def _weight(q: dict) -> float:
-    return NEWS_WEIGHT if q["corpus"] == "news" else 1.0
+    """Dev news weighs ``NEWS_WEIGHT`` (30 questions beside 400 SQuAD pages); the written
+    questions, already ~290, weigh 1."""
+    return NEWS_WEIGHT if _bucket(q) == "news" else 1.0
 
 
 def _top(cal, rows, spans) -> tuple[int, tuple[float, ...]]:
@@ -217,9 +226,9 @@ def figures(cal, per_question) -> dict[str, dict[str, float]]:
     uncertain rate, at ``cal``'s thresholds."""
     conf, f1, answerable, _ = _outcomes(cal, per_question)
     out: dict[str, dict[str, float]] = {}
-    for corpus in ("news", "wikipedia"):
+    for corpus in sorted({_bucket(q) for q, _, _ in per_question}):
         items = [(c, f, a) for (q, _, _), c, f, a in zip(per_question, conf, f1, answerable)
-                 if (q["corpus"] == "news") == (corpus == "news")]
+                 if _bucket(q) == corpus]
         ans = [i for i in items if i[2]]
         una = [i for i in items if not i[2]]
         answered = [i for i in items if i[0] >= cal.answer_threshold]
@@ -251,8 +260,8 @@ def cross_validate(per_question, folds: int = 5) -> dict[str, dict[str, float]]:
         conf, _, _, _ = _outcomes(cal, test)
         judged.extend((r, cal, c) for r, c in zip(test, conf))
     out: dict[str, dict[str, float]] = {}
-    for corpus in ("news", "wikipedia"):
-        items = [(r, cal, c) for r, cal, c in judged if (r[0]["corpus"] == "news") == (corpus == "news")]
+    for corpus in sorted({_bucket(r[0]) for r, _, _ in judged}):
+        items = [(r, cal, c) for r, cal, c in judged if _bucket(r[0]) == corpus]
         rows = []
         for (q, qrows, spans), cal, c in items:
             f = qrows[_top(cal, qrows, spans)[0]][1] if qrows else 0.0
@@ -289,6 +298,33 @@ def question_rows(questions: list[dict], proposals: list[tuple], reader) -> list
     return per_question
 
 
+WRITTEN_ARTICLES = Path(__file__).parent / ".cache" / "written-heldout-articles.jsonl"
+
+
+def _written_heldout() -> list[dict]:
+    """The written sets' held-out questions (``training/written_data.py``), as calib
+    questions (``written: True``; ``corpus`` news, or wikipedia for the encyclopedic sets
+    ``wi``/``wj``); their articles are written to ``WRITTEN_ARTICLES`` for the archive."""
+    from training.written_data import load_written, written_split
+
+    articles, questions = load_written()
+    keep = {aid: a for aid, a in articles.items() if written_split(aid) == "heldout"}
+    if not keep:
+        return []
+    WRITTEN_ARTICLES.parent.mkdir(exist_ok=True)
+    body = "".join(json.dumps({"id": a["id"], "title": a["title"], "text": a["text"], "date": a.get("date")},
+                              ensure_ascii=False) + "\n" for a in keep.values())
+    if not WRITTEN_ARTICLES.exists() or WRITTEN_ARTICLES.read_text(encoding="utf-8") != body:
+        WRITTEN_ARTICLES.write_text(body, encoding="utf-8")
+    out = []
+    for q in questions:
+        aid = q.get("article_id")
+        if (aid in keep) or (aid is None and written_split(q["id"]) == "heldout"):
+            corpus = "wikipedia" if q["id"][:2] in {"wi", "wj"} else "news"
+            out.append(dict(q, corpus=corpus, written=True))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point (see the module docstring)."""
     from config.settings import load_settings
@@ -300,18 +336,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dev", type=Path, default=DEV_DIR)
     parser.add_argument("--limit-wiki", type=int, default=400, help="at most N SQuAD-page questions")
     parser.add_argument("--cv", action="store_true", help="also print 5-fold cross-validated figures")
+    parser.add_argument("--no-written", action="store_true",
+                        help="leave out the written sets' held-out articles (training/written)")
     args = parser.parse_args(argv)
 
     cfg = load_settings()
-    archive = open_eval_archive([args.dev / "articles.jsonl"], cfg)
+    written = [] if args.no_written else _written_heldout()
+    files = [args.dev / "articles.jsonl"] + ([WRITTEN_ARTICLES] if written else [])
+    archive = open_eval_archive(files, cfg)
     (args.model_dir / "calibration.json").unlink(missing_ok=True)
     reader = TrainedReader(args.model_dir, spacy_model=cfg.reader.spacy_model, embedder=archive.embedder)
     pipeline = QAPipeline(archive, cfg, reader=reader)
     questions = [q for q in read_jsonl(args.dev / "questions.jsonl") if question_split(q) == "calib"]
     news = [q for q in questions if q["corpus"] == "news"]
     wiki = [q for q in questions if q["corpus"] != "news"][: args.limit_wiki]
-    proposals = _proposals(news + wiki, pipeline, reader, args.model_dir)
-    per_question = question_rows(news + wiki, proposals, reader)
+    proposals = _proposals(news + wiki + written, pipeline, reader, args.model_dir)
+    per_question = question_rows(news + wiki + written, proposals, reader)
     cache = Path(__file__).parent / ".cache"
     cache.mkdir(exist_ok=True)
     (cache / "calib_rows.json").write_text(json.dumps(
@@ -326,7 +366,8 @@ def main(argv: list[str] | None = None) -> None:
            "confidence_features": list(CONFIDENCE_FEATURES), "weights": [round(w, 6) for w in cal.weights],
            "bias": round(cal.bias, 6), "answer_threshold": cal.answer_threshold,
            "uncertain_threshold": cal.uncertain_threshold,
-           "fitted_on": f"dev calib split: {len(news)} news + {len(wiki)} SQuAD-page questions, {n_spans} spans",
+           "fitted_on": f"dev calib split: {len(news)} news + {len(wiki)} SQuAD-page questions, "
+                        f"written held-out: {len(written)} questions; {n_spans} spans",
            "wrong_cost": WRONG_COST, "min_abstain_recall": MIN_ABSTAIN_RECALL,
            "calib_figures": {k: {m: round(v, 3) for m, v in d.items()} for k, d in figures(cal, per_question).items()}}
     if cv:

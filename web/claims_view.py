@@ -28,9 +28,8 @@ def group_runs(hits: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]
 
 
 def figures_differ(group: Sequence[Mapping[str, Any]]) -> bool:
-    """True when the group's claims give more than one distinct figure (a disagreement)."""
-    seen = {str(f.get("text", "")).strip().lower() for h in group for f in h.get("figures") or []}
-    return len(seen - {""}) > 1
+    """The group's ``figures_differ`` flag, set once by :func:`retrieval.claims.group_claims`."""
+    return any(bool(h.get("figures_differ")) for h in group)
 
 
 def claim_item_html(hit: Mapping[str, Any]) -> str:

@@ -13,8 +13,8 @@ from web.service import RequestError
 
 
 def hit(group: int, speaker: str, content: str, figures: tuple[str, ...] = (), start: int = 10,
-        article_id: str = "a/1", role: str | None = None) -> dict[str, Any]:
-    return {"group": group, "speaker": speaker, "role": role, "cue": "estimated", "content": content,
+        article_id: str = "a/1", role: str | None = None, differ: bool = False) -> dict[str, Any]:
+    return {"group": group, "figures_differ": differ, "speaker": speaker, "role": role, "cue": "estimated", "content": content,
             "figures": [{"text": f} for f in figures], "date": "2024-03-14",
             "citation": {"article_id": article_id, "title": "T", "source": "The Ledger", "start": start,
                          "end": start + len(content), "quote": content}}
@@ -40,7 +40,8 @@ def test_everything_is_escaped() -> None:
 
 
 def test_claims_of_one_group_are_together_and_disagreement_is_flagged() -> None:
-    hits = [hit(1, "A", "as many as 5,000", ("5,000",)), hit(2, "B", "sunny"), hit(1, "C", "far lower", ("500",)),
+    hits = [hit(1, "A", "as many as 5,000", ("5,000",), differ=True), hit(2, "B", "sunny"),
+            hit(1, "C", "far lower", ("500",), differ=True),
             hit(3, "D", "about 40", ("40",)), hit(3, "E", "about 40 again", ("40",))]
     assert [[h["speaker"] for h in g] for g in group_runs(hits)] == [["A", "C"], ["B"], ["D", "E"]]
     assert figures_differ(group_runs(hits)[0]) and not figures_differ(group_runs(hits)[2])

@@ -16,15 +16,8 @@
     body.appendChild(B.el("p", "claims-empty", text));
   }
 
-  function figuresDiffer(group) {
-    var seen = {}, n = 0;
-    group.forEach(function (c) {
-      (c.figures || []).forEach(function (f) {
-        var t = String(f.text || "").trim().toLowerCase();
-        if (t && !seen[t]) { seen[t] = 1; n++; }
-      });
-    });
-    return n > 1;
+  function figuresDiffer(group) {  // set once by the server (retrieval.claims.group_claims)
+    return group.some(function (c) { return c.figures_differ === true; });
   }
 
   function claimEl(c) {
