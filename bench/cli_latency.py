@@ -1,4 +1,5 @@
-"""How long ``byline add one.txt`` and ``byline ask --json`` take as a script sees them:
+"""How long ``byline add one.txt``, ``byline ask --json`` and ``byline claims --json`` take
+as a script sees them:
 in process (each call loads its models) and through a running ``byline serve`` of the
 same archive, in the same run.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "corpus" / "sample" / "articles.jsonl"
 QUESTION = "Who is the finance director of Northfield?"
+CLAIMS_QUERY = "cost of the port strike"
 
 
 def byline() -> list[str]:
@@ -79,6 +81,8 @@ def main() -> None:
             figures.setdefault("add in process", []).append(timed([*base, "--no-server", "add", str(story(tmp, n))], env)[0])
             figures.setdefault("ask in process", []).append(
                 timed([*base, "--no-server", "ask", "--json", QUESTION], env)[0])
+            figures.setdefault("claims in process", []).append(
+                timed([*base, "--no-server", "claims", "--json", CLAIMS_QUERY], env)[0])
         log = (tmp / "serve.log").open("w")
         server = subprocess.Popen([*base, "serve", "--port", str(args.port), "--no-sample"], cwd=ROOT, env=env,
                                   stdout=log, stderr=subprocess.STDOUT)
@@ -106,6 +110,8 @@ def main() -> None:
             figures.setdefault("add through server", []).append(seconds)
             seconds, done = timed([*base, "ask", "--json", QUESTION], env)
             figures.setdefault("ask through server", []).append(seconds)
+            figures.setdefault("claims through server", []).append(
+                timed([*base, "claims", "--json", CLAIMS_QUERY], env)[0])
             # the command's own work: a reply the server gives without reading
             figures.setdefault("list through server", []).append(timed([*base, "list"], env)[0])
             figures.setdefault("ask, no reading", []).append(
@@ -125,7 +131,7 @@ def main() -> None:
     print(f"byline CLI wall times, median of {args.repeat} (s), {os.cpu_count()} CPUs:")
     for name, value in medians.items():
         print(f"  {name:<20} {value:6.2f}   ({', '.join(f'{v:.2f}' for v in figures[name])})")
-    for command in ("add", "ask"):
+    for command in ("add", "ask", "claims"):
         ratio = medians[f"{command} in process"] / medians[f"{command} through server"]
         print(f"  {command}: through the server {ratio:.1f}x faster")
     print(f"  (answer through the server: {answer['status']}, {answer['answer']!r})")

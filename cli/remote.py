@@ -219,5 +219,13 @@ class RemoteArchive:
         return self._call("POST", "/ask", body={"question": question, "filters": filters or None, "k": k})
 
 
+    def claims(self, query: str, *, speaker: str | None = None, filters: dict[str, Any] | None = None,
+               k: int = 10) -> dict[str, Any]:
+        """``{"query", "claims": [...]}`` as ``byline claims --json`` prints it. Raises
+        :class:`RemoteError` (422 for an invalid option, 501 for a backend without claims)."""
+        return self._call("POST", "/claims", body={"query": query, "speaker": speaker, "filters": filters or None,
+                                                   "k": k})
+
+
 def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None

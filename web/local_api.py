@@ -1,5 +1,5 @@
 """The local command endpoints of ``byline serve`` (``/_byline/local/*``): what
-``byline add|remove|list|ask`` use when a server holds their archive (see
+``byline add|remove|list|ask|claims`` use when a server holds their archive (see
 :mod:`cli.advert` and :mod:`cli.remote`).
 
 :class:`LocalCommandsMiddleware` sits outside the app's own middleware and answers these
@@ -108,6 +108,15 @@ def build_local_app(service: Any, instance: str) -> Any:
         if k is not None and (not isinstance(k, int) or k < 1):
             raise RequestError("k: must be a positive integer")
         return service.ask(question, (), filters, k).to_dict()
+
+    @app.post(LOCAL_PREFIX + "/claims")
+    def claims(body: dict[str, Any]) -> dict[str, Any]:
+        filters = body.get("filters") or {}
+        if not isinstance(filters, dict):
+            raise RequestError("filters: must be an object with source, since, until")
+        hits = service.claims(body.get("query"), body.get("speaker"), filters.get("since"), filters.get("until"),
+                              body.get("k", 10), filters.get("source"))
+        return {"query": body.get("query"), "claims": hits}
 
     return app
 

@@ -153,7 +153,7 @@ class QAService:
             raise RequestError(str(exc)) from None
 
     def claims(self, query: Any, speaker: Any = None, since: Any = None, until: Any = None,
-               k: Any = 10) -> list[dict[str, Any]]:
+               k: Any = 10, source: Any = None) -> list[dict[str, Any]]:
         """Attributed claims about ``query`` (:func:`retrieval.claims.search_claims`) as
         dicts; raises :class:`RequestError` naming the bad field (422), or 501 for a
         backend that stores no claims."""
@@ -163,7 +163,7 @@ class QAService:
         query = self.check_question(query, field="q")
         if speaker is not None and (not isinstance(speaker, str) or len(speaker) > 200):
             raise RequestError("speaker: must be a string of at most 200 characters")
-        filters = self.check_filters({"since": since, "until": until})
+        filters = self.check_filters({"since": since, "until": until, "source": source})
         if not isinstance(k, int) or not 1 <= k <= 100:
             raise RequestError("k: must be an integer from 1 to 100")
         self.wait_ready()

@@ -1,4 +1,4 @@
-"""``byline add|remove|list|ask`` through a running server of the same archive.
+"""``byline add|remove|list|ask|claims`` through a running server of the same archive.
 
 The server here is the real one minus the chat: :func:`cli.serve.advertising_server`
 (uvicorn, the local command endpoints, the advertisement in ``data_dir``) around a bare
@@ -91,12 +91,14 @@ def no_local_archive(monkeypatch: pytest.MonkeyPatch) -> None:
     """Opening the archive in the command's own process fails the test."""
     import cli.answers
     import cli.articles
+    import cli.claims
 
     def refuse(*args, **kwargs):
         raise AssertionError("the command opened the archive in process instead of using the server")
 
     monkeypatch.setattr(cli.articles, "open_archive", refuse)
     monkeypatch.setattr(cli.answers, "open_archive", refuse)
+    monkeypatch.setattr(cli.claims, "open_archive", refuse)
 
 
 def story(tmp_path: Path, topic: str = "bridge") -> Path:
@@ -148,6 +150,26 @@ def test_add_list_remove_ask_go_through_the_server(servers, data_dir: Path, tmp_
 
     running.stop()
     assert not advert.exists()  # removed at shutdown
+
+
+def test_claims_go_through_the_server(servers, data_dir: Path, tmp_path: Path, no_local_archive) -> None:
+    servers()
+    path = tmp_path / "repairs.txt"
+    path.write_text("Harbor bridge repairs will cost more\n\nThe county engineer, Ada Brennan, estimated that "
+                    "the harbor bridge repairs would cost $4.2 million. A contractor put the cost at $6 million, "
+                    "according to the bid documents.", encoding="utf-8")
+    assert run(data_dir, "add", str(path)).exit_code == 0
+    found = run(data_dir, "claims", "--json", "harbor bridge repairs cost")
+    assert found.exit_code == 0, found.output
+    claims = json.loads(found.stdout)["claims"]
+    text = path.read_text(encoding="utf-8").split("\n\n", 1)[1]
+    brennan = next(c for c in claims if c["speaker"] == "Ada Brennan")
+    assert brennan["cue"] == "estimated" and [f["text"] for f in brennan["figures"]] == ["$4.2 million"]
+    cite = brennan["citation"]
+    assert cite["quote"] in text and cite["quote"] == brennan["content"]
+    assert run(data_dir, "claims", "--since", "2024-13-01", "x").exit_code == 2
+    listed = run(data_dir, "claims", "--speaker", "brennan", "harbor bridge")
+    assert listed.exit_code == 0 and "Ada Brennan" in listed.stdout and "estimated" in listed.stdout
 
 
 def test_a_server_restarted_on_another_port_is_found(servers, data_dir: Path, tmp_path: Path) -> None:
