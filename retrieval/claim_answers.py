@@ -204,7 +204,7 @@ class Match:
 def match_claims(backend, question: str, passages: Sequence[Passage], texts: Mapping[str, str],
                  embedder=None) -> tuple[AttributionQuestion, list[Match], dict[str, str]] | None:
     """``(parsed question, candidate claims of the passages' articles, texts of their
-    articles)``; for a "what" question only the named speaker's claims. None when the
+    articles, read with the claims rather than ``texts``)``; "what": only X's claims. None when the
     question is no attribution question or the backend has no claims."""
     q = parse_question(question)
     store = getattr(backend, "store", None)
@@ -218,8 +218,8 @@ def match_claims(backend, question: str, passages: Sequence[Passage], texts: Map
         if not has_claims_tables(conn):
             return None
         rows = claims_of_articles(conn, list(order))
-        needed = {aid for _, aid, _ in rows} - set(texts)
-        all_texts = {**texts, **(backend.texts(needed) if needed else {})}
+        # the texts of this snapshot: an article updated since retrieval has new offsets
+        all_texts = backend.texts({aid for _, aid, _ in rows}) if rows else {}
     rank = {aid: i for i, aid in enumerate(order)}
     scored: list[Match] = []
     for cid, aid, data in rows:
