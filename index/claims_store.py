@@ -26,7 +26,7 @@ from typing import Sequence
 from corpus.claims import Claim, ClaimSpanError
 
 __all__ = ["CLAIMS_SCHEMA", "ClaimRow", "claim_candidates", "claim_with_siblings", "claims_bm25",
-           "claims_with_articles", "delete_claims", "ensure_claims_schema", "has_claims_tables",
+           "claims_of_articles", "claims_with_articles", "delete_claims", "ensure_claims_schema", "has_claims_tables",
            "insert_claims", "verify_claims"]
 
 CLAIMS_SCHEMA = """
@@ -189,3 +189,13 @@ def claims_with_articles(conn: sqlite3.Connection, claim_ids: Sequence[int]) -> 
     return {r[0]: r for r in conn.execute(
         f"SELECT c.id, c.article_id, a.title, a.source, a.published, c.data FROM claims c "
         f"JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})", list(claim_ids))}
+
+
+def claims_of_articles(conn: sqlite3.Connection, article_ids: Sequence[str]) -> list[tuple[int, str, str]]:
+    """``[(claim id, article_id, claim JSON)]`` of the claims of ``article_ids``, in each
+    article's text order (answers from claims, :mod:`retrieval.claim_answers`)."""
+    if not article_ids:
+        return []
+    marks = ",".join("?" * len(article_ids))
+    return conn.execute(f"SELECT id, article_id, data FROM claims WHERE article_id IN ({marks}) "
+                        "ORDER BY article_id, idx", list(article_ids)).fetchall()

@@ -96,7 +96,9 @@ class QAPipeline:
             return chat
         standalone = self.standalone_question(question, history)
         passages, reading, texts = self._retrieve(standalone, filters, k, mode)
-        extracted = self.reader.read(standalone, reading, texts) if reading else None
+        extracted = self._from_claims(standalone, passages, texts)
+        if extracted is None:
+            extracted = self.reader.read(standalone, reading, texts) if reading else None
         refs = [PassageRef(p.article_id, p.title, p.start, p.end, round(p.score, 6)) for p in passages]
         answer = self._compose(question, standalone, extracted, passages, texts, refs)
         return answer
@@ -164,6 +166,29 @@ class QAPipeline:
             texts = self.backend.texts({p.article_id for p in reading})
         return passages, reading, texts
 
+    def _from_claims(self, standalone: str, passages: list[Passage], texts: dict[str, str]) -> ExtractedAnswer | None:
+        """An answer from the archive's attributed claims for an attribution question
+        ("Who estimated ...?", :mod:`retrieval.claim_answers`), or None to let the reader
+        answer (also for a backend without claims, or with ``reader.claim_answers`` off).
+        The texts of the articles it cites are added to ``texts``."""
+        if not self.settings.reader.claim_answers:
+            return None
+        import sqlite3
+
+        from index.base import ArchiveError
+        from retrieval.claim_answers import claim_answer
+
+        try:
+            found = claim_answer(self.backend, standalone, passages, texts, self.embedder)
+        except (sqlite3.Error, ArchiveError, KeyError, TypeError, ValueError):  # a damaged claims row
+            log.exception("answering from claims failed; the reader answers")
+            return None
+        if found is None:
+            return None
+        extracted, cited = found
+        texts.update(cited)
+        return extracted
+
     def _compose(self, question: str, standalone: str, extracted: ExtractedAnswer | None,
                  passages: list[Passage], texts: dict[str, str], refs: list[PassageRef]) -> Answer:
         """The Answer for ``extracted``: its own ``status`` when the reader set one, else
@@ -174,7 +199,8 @@ class QAPipeline:
         if extracted is not None:
             status = extracted.status or ("answered" if confidence >= threshold else "abstained")
         reader_name = (extracted.reader if extracted is not None and extracted.reader else self.settings.reader.name)
-        fallback = bool(extracted is not None and extracted.reader and extracted.reader != self.settings.reader.name)
+        fallback = bool(extracted is not None and extracted.reader
+                        and extracted.reader not in (self.settings.reader.name, "claims"))
         rewritten = standalone if standalone != question else None
         if extracted is not None and status != "abstained" and extracted.article_id in texts:
             citations = self._citations(extracted, passages, texts)
@@ -255,8 +281,8 @@ class QAPipeline:
             reader_stream = self.reader.stream
             standalone = self.standalone_question(question, history)
             passages, reading, texts = self._retrieve(standalone, filters, k, "hybrid")
-            extracted = None
-            for item in (reader_stream(standalone, reading, texts) if reading else ()):
+            extracted = self._from_claims(standalone, passages, texts)
+            for item in (reader_stream(standalone, reading, texts) if reading and extracted is None else ()):
                 if isinstance(item, str):
                     yield ("draft" if self.reader.streams_drafts else "delta"), item
                 else:

@@ -83,7 +83,8 @@ class AnswerOut(BaseModel):
     citations: list[Citation]
     passages: list[PassageRef]
     standalone_question: str | None
-    reader: str = Field("", description="The reader that answered (offline, llm, ...; small-talk for chat openers)")
+    reader: str = Field("", description="The reader that answered (offline, llm, ...; claims for an attribution question "
+                        "answered from the extracted claims; small-talk for chat openers)")
     fallback: bool = Field(False, description="True when a fallback reader answered instead of the configured one")
 
 

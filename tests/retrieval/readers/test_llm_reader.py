@@ -379,6 +379,7 @@ def test_pipeline_streams_llm_text_as_drafts_and_warms_up_without_generation(ser
     retrieved = []
     pipeline._retrieve = lambda q, f, k, m: retrieved.append(q) or ([p], [p], texts)
     pipeline._compose = lambda q, s, extracted, ps, ts, refs: extracted
+    pipeline._from_claims = lambda q, ps, ts: None  # not an attribution question's stage
     items = list(pipeline.stream("How much did the work cost?"))
     kinds = [k for k, _ in items]
     assert kinds[-1] == "answer" and set(kinds[:-1]) == {"draft"} and len(kinds) > 2
