@@ -135,6 +135,12 @@ class TransformersReader(Reader):
         self._tokenizer: Any = None
         self._model: Any = None
         self._lock = threading.Lock()
+        # A fast tokenizer keeps its padding and truncation settings in the shared Rust
+        # object and sets them on every call: a call without padding (the question's
+        # length) racing one with padding="longest" in another request thread left a
+        # batch unpadded ("expected sequence of length 35 at dim 1 (got 36)"). Tokenising
+        # is ~1 ms a question; the model runs outside this lock.
+        self._tokenize_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: "TransformersReaderSettings") -> "TransformersReader":
@@ -207,18 +213,19 @@ class TransformersReader(Reader):
         import torch
 
         self.load()
-        question = self._question(question.strip())
         contexts = _contexts(passages, article_texts)
-        if not contexts or not question:
-            return []
         tok, model = self._tokenizer, self._model
-        ctx_texts = [article_texts[aid][lo:hi] for aid, lo, hi in contexts]
-        pad_right = tok.padding_side == "right"
-        enc = tok([question] * len(ctx_texts) if pad_right else ctx_texts,
-                  ctx_texts if pad_right else [question] * len(ctx_texts),
-                  truncation="only_second" if pad_right else "only_first",
-                  max_length=self.max_seq_length, stride=self._stride(question),
-                  return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest")
+        with self._tokenize_lock:
+            question = self._question(question.strip())
+            if not contexts or not question:
+                return []
+            ctx_texts = [article_texts[aid][lo:hi] for aid, lo, hi in contexts]
+            pad_right = tok.padding_side == "right"
+            enc = tok([question] * len(ctx_texts) if pad_right else ctx_texts,
+                      ctx_texts if pad_right else [question] * len(ctx_texts),
+                      truncation="only_second" if pad_right else "only_first",
+                      max_length=self.max_seq_length, stride=self._stride(question),
+                      return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest")
         context_seq = 1 if pad_right else 0
         sample_map = enc["overflow_to_sample_mapping"]
         names = [n for n in tok.model_input_names if n in enc]
