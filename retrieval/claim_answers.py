@@ -52,7 +52,11 @@ _CUE_BASE = (r"estimate|say|warn|predict|tell|announce|forecast|project|claim|ar
              r"suggest|add|explain|describe|call|testify|accuse")
 _CUES = rf"(?:{_CUE_BASE})(?:s|d|ed)?|said|told|testified|accused"
 _AUX = r"(?:(?:has|have|had|did|does|was|were|is)\s+)?(?:(?:first|also|publicly|previously)\s+)?"
-_WHO = re.compile(rf"^\s*(?:who|which\s+(?P<type>[^?]{{1,60}}?))\s+{_AUX}(?P<cue>{_CUES})\b(?P<rest>.*)$", re.I)
+# "Which <type> <cue>": the type is at most four words ("Which Kestrel Falls official"),
+# so a cue-like word further on ("Which organisation funded the Northfield State
+# University study?": "State") is not taken for the cue; a capitalised cue is a name.
+_WHO = re.compile(rf"^\s*(?:who|which\s+(?P<type>(?:[\w'’.-]+\s+){{0,3}}?[\w'’.-]+))\s+{_AUX}"
+                  rf"(?P<cue>{_CUES})\b(?P<rest>.*)$", re.I)
 _WHOSE = re.compile(r"^\s*(?:whose\s+(?P<cue>estimate|forecast|projection|figure|prediction|warning|claim|statement|"
                     r"number|count|calculation|assessment)s?|according\s+to\s+whom)\b(?P<rest>.*)$", re.I)
 _WHAT = re.compile(rf"^\s*(?:what(?:\s+(?P<noun>[\w-]+))?|how\s+(?P<how>many|much)\s+(?P<hownoun>[^?]*?))\s+"
@@ -88,7 +92,7 @@ class AttributionQuestion:
 def parse_question(question: str) -> AttributionQuestion | None:
     """The :class:`AttributionQuestion` of ``question``, or None for any other question."""
     q = " ".join(question.split())
-    if m := _WHO.match(q) or _WHOSE.match(q):
+    if (m := _WHO.match(q) or _WHOSE.match(q)) and not m.group("cue")[:1].isupper():
         return AttributionQuestion("who", m.group("cue").lower(), _terms(m.group("rest")), _numbers(m.group("rest")))
     if m := _WHAT.match(q):
         noun = (m.group("noun") or "").lower()

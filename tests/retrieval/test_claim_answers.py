@@ -144,6 +144,9 @@ def test_the_setting_turns_it_off(archive) -> None:
     ("How many voters did Thomas Greer estimate were undecided?", "what"),
     ("When did Comey warn lawmakers about a terrorist diaspora?", None),
     ("Who is the mayor of Dunmore?", None),
+    ("Which Kestrel Falls official put the gap at $18.3 million?", "who"),
+    # not attribution: "State" (a name) is no cue, and "funded" is no reporting verb
+    ("Which organisation funded the Northfield State University walking study?", None),
 ])
 def test_question_shapes(question: str, kind: str | None) -> None:
     parsed = parse_question(question)
