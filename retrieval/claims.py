@@ -210,11 +210,14 @@ def group_claims(hits: list[ClaimHit]) -> list[ClaimHit]:
 
 
 def figures_differ(group: Sequence[ClaimHit]) -> bool:
-    """True when the claims of one group give more than one distinct figure (compared as
-    written, case and surrounding spaces aside): "5,000" against "far lower" is not, "$1.2
-    billion" against "$310 million" is."""
-    seen = {f.text.strip().lower() for h in group for f in h.claim.figures}
-    return len(seen - {""}) > 1
+    """True when a group of two or more claims gives different figures: two of its claims
+    with figures whose figure texts (case and surrounding spaces aside) are not the same.
+    "$1.2 billion" against "$310 million" differ; one claim with several figures, or two
+    speakers giving "5,000", do not."""
+    if len(group) < 2:
+        return False
+    sets = {frozenset(f.text.strip().lower() for f in h.claim.figures) for h in group if h.claim.figures}
+    return len(sets) > 1
 
 
 def _with_group(hit: ClaimHit, group: int, differ: bool) -> ClaimHit:

@@ -41,3 +41,8 @@ def test_the_same_figure_from_two_speakers_is_not_a_disagreement() -> None:
     ])
     assert hits[0].group == hits[1].group
     assert not any(h.figures_differ for h in hits)
+
+
+def test_one_claim_with_several_figures_is_not_a_disagreement() -> None:
+    hits = group_claims([_hit(1, "A", "six ships were diverted 240 miles at a cost of $900,000", "$900,000", "a")])
+    assert not hits[0].figures_differ
