@@ -80,7 +80,9 @@ def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | 
                   filters: SearchFilters | None = None) -> list[ClaimHit]:
     """The ``k`` claims of ``archive`` (the embedded backend) most relevant to ``query``,
     grouped (:func:`group_claims`). ``speaker``: case-insensitive substring of the
-    speaker's name, as written or resolved, or of the role. ``filters``: outlet / date
+    speaker's name, as written or resolved, or of the role; then every claim of that
+    speaker is a candidate, ranked by relevance (without it, one below :data:`MIN_COSINE`
+    and without a BM25 match is not a result). ``filters``: outlet / date
     range of the article. Fusion uses the archive's ``retrieval.rrf_k``, ``dense_weight``
     and ``lexical_weight``, as passage retrieval does. Raises ``ValueError`` for an empty query or k < 1, and
     :class:`ArchiveError` for a backend without claims (Milvus)."""
@@ -106,7 +108,9 @@ def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | 
         lexical = _lexical_ranking(conn, query, allowed)
         from retrieval.retriever import reciprocal_rank_fusion
 
-        keep = {cid for cid, cos in dense if cos >= MIN_COSINE} | set(lexical)
+        # With a speaker named, every claim of theirs is listed, ranked; else a claim must
+        # be on the query's topic (cosine or a BM25 match).
+        keep = {cid for cid, cos in dense if speaker or cos >= MIN_COSINE} | set(lexical)
         r = archive.settings.retrieval
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense if cid in keep], lexical],
                                        [r.dense_weight, r.lexical_weight], r.rrf_k)[:k]

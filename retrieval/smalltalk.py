@@ -16,7 +16,8 @@ __all__ = ["small_talk_reply"]
 _GREETING = r"hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day)|hi there|hello there|hey there"
 _THANKS = r"thanks|thank you|thank you very much|thanks a lot|many thanks|cheers|thx|ty|much appreciated|great thanks"
 _ACK = r"ok|okay|k|kk|sure|fine|cool|great|nice|good|alright|all right|got it|i see|understood|perfect|awesome|wow|lol|yes|no|yep|nope|yeah|right|hmm|hm|ah|oh"
-_BYE = r"bye|goodbye|good bye|see you|see ya|later|good night|take care"
+_BYE = (r"bye|goodbye|good bye|see you|see ya|later|good night|take care|that s all|that is all|that will be all|"
+        r"that s it|that s everything|nothing else|no more questions")
 _HOWDY = r"how are you|how are you doing|how is it going|how s it going|what s up|whats up|sup"
 _WHO_ARE_YOU = r"who are you|what are you|what can you do|help"
 _PHRASE = re.compile(rf"(?:{_GREETING}|{_THANKS}|{_ACK}|{_BYE}|{_HOWDY}|{_WHO_ARE_YOU})")
@@ -36,7 +37,7 @@ def small_talk_reply(message: str) -> str | None:
         return None
     if re.search(_THANKS, text):
         return "You're welcome. Ask another question about the articles whenever you like."
-    if re.search(rf"^(?:{_BYE})", text):
+    if re.search(rf"^(?:{_BYE})", text) or text.endswith(("that s all", "that is all", "that s it")):
         return "Goodbye."
     if re.search(_WHO_ARE_YOU, text):
         return ("I answer questions about the articles in this archive, quoting the sentence each "

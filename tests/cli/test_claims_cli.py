@@ -57,6 +57,10 @@ def test_terrorist_diaspora_finds_comey(run) -> None:
     assert comey and any("diaspora" in c["content"] for c in comey)
     only = json.loads(run("claims", "--json", "--speaker", "comey", "terrorist threat").stdout)["claims"]
     assert only and {c["speaker"] for c in only} == {"James Comey"}
+    # with a speaker named, all their claims are listed, even for a query off their topic
+    anything = json.loads(run("claims", "--json", "--speaker", "comey", "weather").stdout)["claims"]
+    assert {c["claim_id"] for c in only} <= {c["claim_id"] for c in anything}
+    assert {c["speaker"] for c in anything} == {"James Comey"}
 
 
 def test_text_output_and_errors(run) -> None:
