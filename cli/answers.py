@@ -13,7 +13,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from cli.common import STATE, app, empty_archive_message, fail, open_archive, search_filters, settings
+from cli.common import app, ask_server, empty_archive_message, fail, open_archive, search_filters, settings
 
 READER_HELP = "Answer backend: offline | offline-rules | transformers | llm (default: settings reader.name)."
 
@@ -77,19 +77,8 @@ def ask(
 
 def _ask_server(cfg, question: str, filters: dict[str, Any], k: Optional[int]) -> dict[str, Any] | None:
     """The answer from the running server of this archive, or None when there is none."""
-    from cli.remote import RemoteError, find_server
-
-    remote = find_server(cfg, no_server=STATE.no_server)
-    if remote is None:
-        return None
-    try:
-        if remote.count() == 0:
-            fail(empty_archive_message(remote.data_dir))
-        return remote.ask(question, filters={k_: v for k_, v in filters.items() if v} or None, k=k)
-    except RemoteError as exc:
-        fail(str(exc), 2 if exc.status == 422 else 1)
-    finally:
-        remote.close()
+    return ask_server(cfg, lambda remote: remote.ask(
+        question, filters={k_: v for k_, v in filters.items() if v} or None, k=k))
 
 
 @app.command()

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import typer
 
-from cli.common import STATE, app, empty_archive_message, fail, open_archive, search_filters, settings
+from cli.common import app, ask_server, empty_archive_message, fail, open_archive, search_filters, settings
 
 
 @app.command()
@@ -55,20 +55,9 @@ def claims(
 
 def _claims_server(query: str, speaker: Optional[str], filters: dict[str, Any], k: int) -> list[dict] | None:
     """The claims from the running server of this archive, or None when there is none."""
-    from cli.remote import RemoteError, find_server
-
-    remote = find_server(settings(), no_server=STATE.no_server)
-    if remote is None:
-        return None
-    try:
-        if remote.count() == 0:
-            fail(empty_archive_message(remote.data_dir))
-        return remote.claims(query, speaker=speaker, filters={k_: v for k_, v in filters.items() if v} or None,
-                             k=k)["claims"]
-    except RemoteError as exc:
-        fail(str(exc), 2 if exc.status == 422 else 1)
-    finally:
-        remote.close()
+    found = ask_server(settings(), lambda remote: remote.claims(
+        query, speaker=speaker, filters={k_: v for k_, v in filters.items() if v} or None, k=k))
+    return None if found is None else found["claims"]
 
 
 def _claims_in_process(query: str, speaker: Optional[str], filters, k: int) -> list[dict]:

@@ -7,9 +7,11 @@ Nothing heavy is imported at module level, so that ``byline --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar
 
 import typer
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # pragma: no cover
     from index.base import IndexBackend
@@ -88,6 +90,26 @@ def missing_archive_message(path: Path) -> str | None:
 def empty_archive_message(path: Path) -> str:
     """The message for an archive that exists but holds no article."""
     return f"the archive in {path} is empty: add articles with `byline add FILE...`"
+
+
+def ask_server(cfg, call: "Callable[[Any], T]") -> "T | None":
+    """``call(remote)`` against the running ``byline serve`` of ``cfg``'s archive
+    (:func:`cli.remote.find_server`), or None when there is none or ``--no-server`` is set.
+    Exits 1 for an empty archive, 2 when the server refuses the request as invalid (422),
+    1 for its other errors, with the server's message."""
+    from cli.remote import RemoteError, find_server
+
+    remote = find_server(cfg, no_server=STATE.no_server)
+    if remote is None:
+        return None
+    try:
+        if remote.count() == 0:
+            fail(empty_archive_message(remote.data_dir))
+        return call(remote)
+    except RemoteError as exc:
+        fail(str(exc), 2 if exc.status == 422 else 1)
+    finally:
+        remote.close()
 
 
 def open_archive(create: bool = True, check_embedder: bool = True, migrate: bool = False) -> "IndexBackend":

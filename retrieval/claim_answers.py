@@ -129,6 +129,11 @@ def _coverage(q: AttributionQuestion, content: str, numbers: bool = True) -> flo
     return (len(q.terms & stems) + 2 * len(wanted)) / total
 
 
+def _threshold(q: AttributionQuestion) -> float:
+    """The coverage a claim needs to answer ``q`` (:data:`MIN_WHO_COVERAGE` or :data:`MIN_WHAT_COVERAGE`)."""
+    return MIN_WHO_COVERAGE if q.kind == "who" else MIN_WHAT_COVERAGE
+
+
 def _answer_speaker(claim: Claim) -> TextSpan | None:
     """The span to answer with: the resolved name for a pronoun or "the company"; None for
     an unresolved pronoun or a speaker that is no one ("other estimates")."""
@@ -173,7 +178,7 @@ def claim_answer(backend, question: str, passages: Sequence[Passage], texts: Map
     best = best_match(q, scored)
     if best is None:
         return None
-    b, threshold = best.hit, MIN_WHO_COVERAGE if q.kind == "who" else MIN_WHAT_COVERAGE
+    b, threshold = best.hit, _threshold(q)
     others = [m.hit for m in scored if m.hit.claim_id != b.claim_id and (
         (m.hit.article_id == b.article_id and m.hit.claim.sentence.start < b.claim.sentence.end
          and b.claim.sentence.start < m.hit.claim.sentence.end)
@@ -183,8 +188,7 @@ def claim_answer(backend, question: str, passages: Sequence[Passage], texts: Map
 
 def best_match(q: AttributionQuestion, scored: list["Match"]) -> "Match | None":
     """The candidate that answers: passing the thresholds, best score (+0.05 for the cue)."""
-    threshold = MIN_WHO_COVERAGE if q.kind == "who" else MIN_WHAT_COVERAGE
-    return max((m for m in scored if m.passes(q, threshold)), default=None,
+    return max((m for m in scored if m.passes(q, _threshold(q))), default=None,
                key=lambda m: m.hit.score + 0.05 * m.hit.claim.cue_lemma.startswith(q.cue[:4]))
 
 
@@ -193,7 +197,7 @@ class Match:
     """A candidate claim: its :class:`~retrieval.claims.ClaimHit` (``score``: coverage - 0.01
     per rank of its article among the passages), its coverage and its cosine with the question (1.0 without an embedder)."""
 
-    hit: object  # retrieval.claims.ClaimHit
+    hit: ClaimHit
     coverage: float
     cosine: float = 1.0
 
@@ -234,7 +238,7 @@ def match_claims(backend, question: str, passages: Sequence[Passage], texts: Map
         p = order[aid]
         scored.append(Match(ClaimHit(cid, aid, p.title, p.source, None, claim, cov - 0.01 * rank[aid]), cov))
     if embedder is not None:
-        scored = _with_cosines(embedder, question, scored, MIN_WHAT_COVERAGE if q.kind == "what" else MIN_WHO_COVERAGE)
+        scored = _with_cosines(embedder, question, scored, _threshold(q))
     return q, scored, all_texts
 
 

@@ -37,7 +37,7 @@ def small_talk_reply(message: str) -> str | None:
         return None
     if re.search(_THANKS, text):
         return "You're welcome. Ask another question about the articles whenever you like."
-    if re.search(rf"^(?:{_BYE})", text) or text.endswith(("that s all", "that is all", "that s it")):
+    if re.search(rf"^(?:{_BYE})", text):
         return "Goodbye."
     if re.search(_WHO_ARE_YOU, text):
         return ("I answer questions about the articles in this archive, quoting the sentence each "
