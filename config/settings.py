@@ -98,6 +98,11 @@ class IndexSettings(_Section):
     snapshot_every_fraction: float = Field(0.10, gt=0, le=1)
     snapshot_min_chunks: int = Field(2000, ge=0)
     claims: bool = True
+    # Extract claims in a worker thread while the batch's chunks are embedded: torch and
+    # spaCy both spend most of their time in native code that releases the GIL, so on two
+    # cores the parse largely hides behind the embedding (bench/claims_ingest.py prints the
+    # three ways side by side). False = one after the other.
+    claims_alongside_embedding: bool = True
 
 
 class RetrievalSettings(_Section):

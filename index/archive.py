@@ -14,6 +14,7 @@ Consistency model (see also :mod:`index.store` and :mod:`index.dense`):
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
 from pathlib import Path
@@ -205,9 +206,7 @@ class Archive(EmbeddingComponents):
             if bar is not None:
                 bar.update(len(batch))
             return
-        self._preload_claims_parser()
-        embedded = chunk_and_embed([a for _, a, _ in todo], self.chunker, self.embedder)
-        claims = self._extract_claims([a for _, a, _ in todo])
+        embedded, claims = self._embed_and_extract([a for _, a, _ in todo])
         with self.store.transaction() as conn:
             generation = ArticleStore.next_generation(conn)
             self._stamp_embedder(conn)
@@ -224,6 +223,20 @@ class Archive(EmbeddingComponents):
             emit(AddResult(where, article.id, status, len(spans)))
         if bar is not None:
             bar.update(len(batch))
+
+    def _embed_and_extract(self, articles: list[Article], *,
+                           show_progress: bool = False) -> tuple[list, dict[str, list] | None]:
+        """:func:`~index.shared.chunk_and_embed` and :meth:`_extract_claims` of ``articles``;
+        with ``index.claims_alongside_embedding`` the claims are extracted in a worker thread
+        while the chunks are embedded (exceptions of either are raised here)."""
+        self._preload_claims_parser()
+        if not (self.settings.index.claims and self.settings.index.claims_alongside_embedding):
+            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=show_progress)
+            return embedded, self._extract_claims(articles)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="byline-claims") as pool:
+            pending = pool.submit(self._extract_claims, articles)
+            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=show_progress)
+            return embedded, pending.result()
 
     def _preload_claims_parser(self) -> None:
         """Load spaCy for claim extraction in the background while the embedder loads and
@@ -286,8 +299,7 @@ class Archive(EmbeddingComponents):
         transaction, and write a fresh FAISS snapshot. Returns the number of chunks."""
         with self.write_lock():
             articles = list(self.store.iter_articles())
-            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=progress)
-            claims = self._extract_claims(articles)
+            embedded, claims = self._embed_and_extract(articles, show_progress=progress)
             with self.store.transaction() as conn:
                 generation = ArticleStore.next_generation(conn)
                 added = {a.id: ArticleStore.added_at(conn, a.id) for a in articles}

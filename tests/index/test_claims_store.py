@@ -1,6 +1,6 @@
 """Claims in the article store: written with the article, removed and replaced with it,
-checked by verify, restored by rebuild (also in an archive made before claims), and
-searched by retrieval.claims."""
+checked by verify, restored by rebuild (also in an archive made before claims), the same
+when extracted alongside the embedding, and searched by retrieval.claims."""
 
 from __future__ import annotations
 
@@ -87,6 +87,44 @@ def test_a_bad_claim_stores_nothing_of_the_article(archive: Archive, monkeypatch
         archive.add([_article()])
     assert archive.get("velora") is None
     assert archive.store.connect().execute("SELECT count(*) FROM claims").fetchone()[0] == 0
+
+
+def test_extraction_alongside_embedding_stores_what_one_after_the_other_does(make_settings, embedder, tmp_path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from corpus import claim_rules
+
+    real, threads = claim_rules.extract_claims, []
+
+    def recording(text: str, model: str = "") -> list:
+        threads.append(threading.current_thread().name)
+        return real(text)
+
+    monkeypatch.setattr(claim_rules, "extract_claims", recording)
+    stored = {}
+    for alongside in (False, True):
+        settings = make_settings(tmp_path / f"alongside-{alongside}", index={"claims_alongside_embedding": alongside})
+        archive = Archive.open(settings, embedder=embedder)
+        archive.add([_article(), _article("bridge", OTHER)])
+        stored[alongside] = [_claims(archive, "velora"), _claims(archive, "bridge")]
+        archive.store.close()
+    assert stored[True] == stored[False] and stored[True][0]
+    assert threads[:2] == [threading.current_thread().name] * 2
+    assert all(name.startswith("byline-claims") for name in threads[2:]) and len(threads) == 4
+
+
+def test_a_failed_extraction_alongside_embedding_stores_nothing(archive: Archive,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from corpus import claim_rules
+
+    def broken(text: str, model: str = "") -> list:
+        raise RuntimeError("parser crashed")
+
+    monkeypatch.setattr(claim_rules, "extract_claims", broken)
+    with pytest.raises(RuntimeError, match="parser crashed"):
+        archive.add([_article()])
+    assert archive.get("velora") is None and archive.list_articles() == []
 
 
 def test_verify_catches_a_corrupted_claim_span(archive: Archive) -> None:
