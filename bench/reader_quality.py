@@ -51,7 +51,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readers", default="offline,offline-rules,trained-spans")
     parser.add_argument("--wiki-limit", type=int, default=300)
-    parser.add_argument("--sets", default="news-heldout,wiki-heldout,blind,sample")
+    parser.add_argument("--sets", default="news-heldout,wiki-heldout,blind,sample",
+                        help="also news-calib, wiki-calib: the dev calib split (calibrated on, never trained "
+                             "on), for developing answer rules without looking at the sets reported")
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/ and the results as they are")
     args = parser.parse_args()
     cfg = load_settings()
     big = open_eval_archive([DEV_DIR / "articles.jsonl", BLIND_DIR / "articles.jsonl"], cfg)
@@ -59,6 +62,8 @@ def main() -> None:
     sets = {
         "news-heldout": (big, read_questions(DEV_DIR / "questions.jsonl", "news", split="heldout")),
         "wiki-heldout": (big, read_questions(DEV_DIR / "questions.jsonl", "wikipedia", args.wiki_limit, split="heldout")),
+        "news-calib": (big, read_questions(DEV_DIR / "questions.jsonl", "news", split="calib")),
+        "wiki-calib": (big, read_questions(DEV_DIR / "questions.jsonl", "wikipedia", args.wiki_limit, split="calib")),
         "blind": (big, read_questions(BLIND_DIR / "questions.jsonl")),
         "sample": (sample, read_questions(SAMPLE_DIR / "questions.jsonl")),
     }
@@ -85,6 +90,8 @@ def main() -> None:
             print(f"{name:14s} {set_name:13s} n={metrics['n']:4d} " + " ".join(
                 f"{c} {metrics[c]}" for c in COLUMNS) + f" p50 {metrics['latency_ms']['p50']} ms "
                 f"p95 {metrics['latency_ms']['p95']} ms", flush=True)
+    if args.no_docs:
+        return
     save_result("reader_quality", {"commit": commit(), "results": results})
     (Path(__file__).parent / ".cache" / "results" / "reader_quality_dump.json").write_text(
         json.dumps(dumps, ensure_ascii=False, indent=1))

@@ -30,7 +30,8 @@ kind           a span passes when it holds ...
 **Question constraints**. A year, a number, a quoted title or a proper name in the
 question has to be found in the evidence sentence or its neighbourhood (``context``), or in
 the article's title or date; a decoy ("What did the council approve in 2019?" over a 2023
-story) fails it. Name matching is by word (any word of 3+ letters of the name, case-folded);
+story, "How many does it employ in Kestrel Bay?" answered from a sentence about another
+town) fails it. Name matching is by word (any word of 3+ letters of the name, case-folded);
 numbers are compared digit for digit after dropping thousands separators.
 
 Entity labels are spaCy/OntoNotes labels from ``en_core_web_sm``; the rules follow the
@@ -80,13 +81,18 @@ _NUMERIC_DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b")
 _YEAR = re.compile(r"(?<![\d.,])(1[6-9]\d\d|20\d\d)(?![\d.,])")
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
 _QUOTED = re.compile(r"[“\"]([^“”\"]{2,80})[”\"]")
+# A name right after one of these is where the question happens ("employ in Kestrel Bay",
+# "the fire at Hallstadt"): a place the evidence must name, unlike the question's subject,
+# which the evidence often calls "the company" or "she".
+_LOCATIVE = re.compile(r"\b(?:in|at|near|outside|inside|across|throughout)(?:\s+the)?$", re.IGNORECASE)
 _NAME = re.compile(r"[A-Z][\w’'\-.]*(?:\s+(?:of|de|van|von|al|bin|the|la|le|du|del)?\s*[A-Z][\w’'\-.]*)*")
 
 
 @dataclass(frozen=True)
 class Constraint:
     """Something the question states that the evidence must state too: ``kind`` is
-    ``"year" | "number" | "title" | "name"``, ``text`` as written in the question."""
+    ``"year" | "number" | "title" | "name" | "place"`` (``place``: a name after a locative
+    preposition, "in Kestrel Bay"), ``text`` as written in the question."""
 
     kind: str
     text: str
@@ -229,7 +235,8 @@ def question_constraints(question: str, analysis: QuestionAnalysis) -> list[Cons
         if sentence_start:
             words = words[1:] if words and m.group(0).split()[0].strip("’'") == words[0] else words
         if words:
-            out.append(Constraint("name", " ".join(words)))
+            kind = "place" if _LOCATIVE.search(before) else "name"
+            out.append(Constraint(kind, " ".join(words)))
     return out
 
 
@@ -239,10 +246,10 @@ def _digits(text: str) -> set[str]:
 
 def constraint_support(constraints: list[Constraint], context: str, title: str = "", published: str = "") -> tuple[float, bool]:
     """``(share of constraints found, all hard constraints found)`` in ``context``, the
-    article's ``title`` and its ``published`` date. Years, numbers and titles are hard; a
-    name is found when any of its words of 3+ letters is (names are hard too, but a
-    question may name several things and one is enough to be missed by the context, so
-    the caller decides with the share)."""
+    article's ``title`` and its ``published`` date. Years, numbers, titles and places are
+    hard; a name (or place) is found when any of its words of 3+ letters is. Other names
+    count only in the share: a question may name its subject, which the evidence calls
+    "the company" or "she", so the caller decides with the share."""
     if not constraints:
         return 1.0, True
     haystack = f"{context}\n{title}"
@@ -262,7 +269,7 @@ def constraint_support(constraints: list[Constraint], context: str, title: str =
         else:
             ok = any(w in hay_words for w in _words(c.text) if len(w) >= 3)
         found += int(ok)
-        if not ok and c.kind in {"year", "number", "title"}:
+        if not ok and c.kind in {"year", "number", "title", "place"}:
             hard_ok = False
     return found / len(constraints), hard_ok
 

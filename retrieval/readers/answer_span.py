@@ -21,17 +21,30 @@ _AGE = re.compile(r"^(?:aged\s+)?(\d{1,3})(?:[- ]years?[- ]old|[- ]years?|[- ]ye
 
 def refine_span(text: str, start: int, end: int, cand: Candidate, qa: QuestionAnalysis,
                 qstems: set[str]) -> tuple[int, int]:
-    """The minimal answer span inside the chosen candidate.
+    """The minimal answer span inside the offline-rules reader's chosen candidate
+    (:func:`minimal_span`; a figure when the question asks for a number or the candidate
+    is a numeric entity)."""
+    return minimal_span(text, start, end, qa, qstems, figure=qa.wants_number or cand.label in NUMERIC_TYPES)
 
-    - a hedge before a figure is dropped ("more than 10" -> "10");
+
+def minimal_span(text: str, start: int, end: int, qa: QuestionAnalysis, qstems: set[str], *,
+                 figure: bool) -> tuple[int, int]:
+    """``(start, end)``: the minimal answer inside ``text[start:end]`` (article offsets),
+    the way SQuAD-style gold spans are marked; the cited evidence keeps what is dropped.
+
+    - a hedge before a figure is dropped ("more than 10" -> "10", "about 5,200" -> "5,200");
     - "how old": the number of an age expression ("17-year-old" -> "17");
     - for a figure, a trailing unit that repeats the question's head noun is dropped:
-      the question already names the unit ("how many years" -> "12 years" -> "12").
+      the question already names the unit ("how many years" -> "12 years" -> "12",
+      "how many days" -> "19-day" -> "19").
       Names keep their head ("Tony Awards", "Yellowstone National Park"): the whole
       name is the answer.
+
+    ``figure``: whether the answer is a number; ``qstems``: Snowball stems of the
+    question's words (:func:`~retrieval.readers.keywords.stem_words`).
     """
     span = text[start:end]
-    if qa.wants_number or cand.label in NUMERIC_TYPES:
+    if figure:
         m = _HEDGE.match(span)
         if m and m.end() < len(span):
             start += m.end()
@@ -51,6 +64,7 @@ def refine_span(text: str, start: int, end: int, cand: Candidate, qa: QuestionAn
             if k < len(words):
                 end = start + words[k - 1].end()
     return start, end
+
 
 def country_name(demonym: str, text: str) -> str | None:
     """The country a demonym names, as the article spells it ("North Korean" -> "North

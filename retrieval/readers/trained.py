@@ -48,6 +48,8 @@ from typing import Mapping, Sequence
 from retrieval.question import analyze_question, content_words, get_nlp
 from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
                                             question_constraints, type_ok)
+from retrieval.readers.answer_span import minimal_span
+from retrieval.readers.keywords import stem_words
 from retrieval.readers.base import Reader, TextEmbedder, check_answer
 from retrieval.readers.sentences import split_sentences
 from retrieval.readers.transformers_qa import SpanCandidate, TransformersReader
@@ -351,11 +353,21 @@ class TrainedReader(Reader):
         if other is not None and status == "answered":
             extra.append((other.candidate.article_id, other.evidence))
             note = f"another figure is given: {other.answer} [2]"
-        answer = ExtractedAnswer(article_id=c.article_id, answer=text[c.start:c.end],
-                                 answer_span=Span(c.start, c.end), evidence_span=best.evidence,
+        start, end = self._minimal(question, text, c.start, c.end)
+        answer = ExtractedAnswer(article_id=c.article_id, answer=text[start:end],
+                                 answer_span=Span(start, end), evidence_span=best.evidence,
                                  confidence=float(confidence), extra_evidence=tuple(extra),
                                  status=status, note=note, reader="offline")
         return check_answer(answer, text)
+
+    def _minimal(self, question: str, text: str, start: int, end: int) -> tuple[int, int]:
+        """The minimal answer inside the chosen span (:func:`~retrieval.readers.answer_span.minimal_span`):
+        the span model often keeps a hedge or the question's own unit ("about 5,200 people",
+        "19-day" for "how many days")."""
+        analysis = analyze_question(question, self.spacy_model)
+        figure = expected_kind(analysis) == "number" or bool(re.search(r"\d", text[start:end]))
+        stems = set(stem_words(content_words(question)))
+        return minimal_span(text, start, end, analysis, stems, figure=figure)
 
     def decide(self, scored: Sequence[CandidateFeatures], proposal: Proposal) -> tuple[int, list[float], float]:
         """``(index of the best-ranked span of scored, ranking probabilities, its confidence)``;

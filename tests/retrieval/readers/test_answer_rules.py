@@ -96,3 +96,15 @@ def test_numbers_compare_digits() -> None:
     cons = question_constraints(q, analyze_question(q))
     assert constraint_support(cons, "as many as 5000 fighters")[1]
     assert not constraint_support(cons, "as many as 500 fighters")[1]
+
+
+def test_a_place_after_in_or_at_is_hard_and_the_subject_is_not() -> None:
+    q = "How many people does Quillstone Systems employ in Kestrel Bay?"
+    cons = question_constraints(q, analyze_question(q))
+    assert {(c.kind, c.text) for c in cons} == {("name", "Quillstone Systems"), ("place", "Kestrel Bay")}
+    other_town = "In Port Ellery, where the company employs about 5,200 people, the city prepared help."
+    assert constraint_support(cons, other_town) == (0.0, False)
+    share, hard_ok = constraint_support(cons, "The company employs 900 people in Kestrel Bay.")
+    assert hard_ok and share == 0.5  # the subject is "the company" there: counted in the share only
+    q = "Who scored the winning goal at the Riverlands final?"
+    assert [c.kind for c in question_constraints(q, analyze_question(q))] == ["place"]
