@@ -124,6 +124,17 @@ def test_answer_span_refinement_and_country_names() -> None:
     assert refine("How many years was his sentence?", "12 years", "DATE") == "12"
     assert refine("How many children?", "more than 10", "CARDINAL") == "10"
     assert refine("Which awards show?", "Tony Awards", "EVENT") == "Tony Awards"
+    from retrieval.readers.answer_span import minimal_span
+    from retrieval.readers.keywords import stem_words
+
+    def minimal(question: str, text: str) -> str:
+        start, end = minimal_span(text, 0, len(text), analyze_question(question),
+                                  set(stem_words(["people", "employ", "days", "strike", "last"])), figure=True)
+        return text[start:end]
+
+    assert minimal("How many people does it employ?", "about 5,200 people") == "5,200"
+    assert minimal("How many days did the strike last?", "19-day") == "19"
+    assert minimal("How many days did the strike last?", "19 days of talks") == "19 days of talks"
     text = "North Korean leader Kim Jong Un spoke. North Korea reported no new cases. Saudi Arabia agreed."
     assert country_name("North Korean", text) == "North Korea"
     assert country_name("Saudi", text) == "Saudi Arabia"
