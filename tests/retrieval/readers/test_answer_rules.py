@@ -23,6 +23,8 @@ pytestmark = pytest.mark.slow  # analyze_question parses with spaCy
     ("What did the mayor say about the budget?", None),
     ("Who scored the winning goal in the final?", "individual"),
     ("Who painted 'Harbor at Dusk'?", "individual"),
+    ("Covid-19 vaccinations began for which age group this week?", "thing"),
+    ("What time does the market open?", None),
 ])
 def test_expected_kind(question: str, kind: str | None) -> None:
     assert expected_kind(analyze_question(question)) == kind
@@ -71,6 +73,9 @@ def test_money_and_share_units() -> None:
     ("person", "Trim Castle", {"FAC"}, None, False),
     ("person", "the Magna Carta", {"LAW"}, None, False),
     ("person", "the Battle Commission", {"ORG"}, None, True),
+    ("thing", "Tuesday", {"DATE"}, None, False),
+    ("thing", "children under 5", {"DATE"}, None, True),
+    ("thing", "Squid Game", {"WORK_OF_ART"}, None, True),
 ])
 def test_type_ok(kind: str, span: str, labels: set[str], unit: str | None, ok: bool) -> None:
     assert type_ok(kind, span, labels, unit) is ok
