@@ -14,7 +14,6 @@ Consistency model (see also :mod:`index.store` and :mod:`index.dense`):
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import logging
 from pathlib import Path
@@ -27,14 +26,15 @@ from corpus.article import Article
 from corpus.chunking import Chunker
 from corpus.loaders import LoadResult
 from index.batching import add_in_batches
-from index.claims_store import count_claims, delete_all_claims, ensure_claims_schema, insert_claims, verify_claims
+from index.claims_store import (SQLiteClaims, count_claims, delete_all_claims, ensure_claims_schema, insert_claims,
+                                verify_claims)
 from index.base import (AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters,
                         Stats)
 from index.dense import DenseIndex, choose_type
 from index.dense_keeper import DenseKeeper
 from index.embedder import Embedder
 from index.lexical_keeper import LexicalKeeper
-from index.shared import EmbeddingComponents, chunk_and_embed, chunk_count
+from index.shared import EmbeddingComponents, chunk_count
 from index.store import SCHEMA_VERSION, ArticleStore
 from index.store_checks import creation_interrupted, store_problems
 
@@ -224,37 +224,6 @@ class Archive(EmbeddingComponents):
         if bar is not None:
             bar.update(len(batch))
 
-    def _embed_and_extract(self, articles: list[Article], *,
-                           show_progress: bool = False) -> tuple[list, dict[str, list] | None]:
-        """:func:`~index.shared.chunk_and_embed` and :meth:`_extract_claims` of ``articles``;
-        with ``index.claims_alongside_embedding`` the claims are extracted in a worker thread
-        while the chunks are embedded (exceptions of either are raised here)."""
-        self._preload_claims_parser()
-        if not (self.settings.index.claims and self.settings.index.claims_alongside_embedding):
-            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=show_progress)
-            return embedded, self._extract_claims(articles)
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="byline-claims") as pool:
-            pending = pool.submit(self._extract_claims, articles)
-            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=show_progress)
-            return embedded, pending.result()
-
-    def _preload_claims_parser(self) -> None:
-        """Load spaCy for claim extraction in the background while the embedder loads and
-        embeds (a one-article ``byline add`` in a fresh process waits for both models)."""
-        if self.settings.index.claims:
-            from corpus.nlp import preload_nlp
-
-            preload_nlp(self.settings.reader.spacy_model)
-
-    def _extract_claims(self, articles: Sequence[Article]) -> dict[str, list] | None:
-        """``{article id: claims}`` (:func:`corpus.claim_rules.extract_claims`, one spaCy
-        parse per article), or None when ``index.claims`` is off."""
-        if not self.settings.index.claims:
-            return None
-        from corpus.claim_rules import extract_claims
-
-        return {a.id: extract_claims(a.text, self.settings.reader.spacy_model) for a in articles}
-
     def _sync_lexical(self) -> None:
         """Bring the tantivy index up to the store's state (under the write lock). SQLite
         has committed already, so a failure here costs lexical freshness, not data: the
@@ -322,6 +291,11 @@ class Archive(EmbeddingComponents):
             return chunk_count(embedded)
 
     # -- reading ------------------------------------------------------------------------------------
+    @property
+    def claims_index(self) -> SQLiteClaims:
+        """The stored claims as claim search reads them (:class:`~index.claims_store.SQLiteClaims`)."""
+        return SQLiteClaims(self.store)
+
     def get(self, article_id: str) -> Article | None:
         """The stored article, or None."""
         return self.store.get(article_id)

@@ -25,8 +25,9 @@ from typing import Sequence
 
 from corpus.claims import Claim, ClaimSpanError
 
-__all__ = ["CLAIMS_SCHEMA", "ClaimRow", "claim_candidates", "claim_with_siblings", "claims_bm25",
-           "claims_of_articles", "claims_with_articles", "delete_claims", "ensure_claims_schema", "has_claims_tables",
+__all__ = ["CLAIMS_SCHEMA", "ClaimRow", "SQLiteClaims", "claim_candidates", "claim_with_siblings", "claims_bm25",
+           "claims_of_articles", "claims_with_articles", "delete_claims", "ensure_claims_schema", "extracted_claims",
+           "has_claims_tables",
            "insert_claims", "verify_claims"]
 
 CLAIMS_SCHEMA = """
@@ -199,3 +200,61 @@ def claims_of_articles(conn: sqlite3.Connection, article_ids: Sequence[str]) -> 
     marks = ",".join("?" * len(article_ids))
     return conn.execute(f"SELECT id, article_id, data FROM claims WHERE article_id IN ({marks}) "
                         "ORDER BY article_id, idx", list(article_ids)).fetchall()
+
+
+class SQLiteClaims:
+    """The claims of an :class:`~index.store.ArticleStore` as claim search reads them
+    (``archive.claims_index`` of the embedded backend; :class:`index.milvus.claims.MilvusClaims`
+    is the Milvus one). Every method reads this thread's connection; callers hold
+    ``archive.read_snapshot()`` for one consistent state.
+
+    Shapes: claim ids are ``int``; ``data`` is the claim's JSON (:meth:`Claim.to_dict`);
+    ``published`` an ISO date string or None; vectors float32 bytes (or None when no chunk
+    holds the claim).
+    """
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def ready(self) -> bool:
+        """True when the store can hold claims (an archive made before them may not)."""
+        return has_claims_tables(self.store.connect())
+
+    def candidates(self, filters) -> list[tuple[int, bytes | None, str]]:
+        """``(claim id, vector of the chunk holding its content, data)`` of the claims of
+        the articles passing ``filters`` (:class:`~index.base.SearchFilters` or None)."""
+        return claim_candidates(self.store.connect(), *self.store.filter_sql(filters))
+
+    def bm25(self, query: str, limit: int) -> list[int]:
+        """Claim ids whose content matches ``query``'s words (FTS5), best BM25 first."""
+        from index.fts import fts_query
+
+        match = fts_query(query)
+        return [] if match is None else claims_bm25(self.store.connect(), match, limit)
+
+    def with_siblings(self, claim_id: int) -> tuple[str, list[tuple[int, str]]]:
+        """``(data, [(id, data)] of the other claims of its article in text order)``."""
+        return claim_with_siblings(self.store.connect(), claim_id)
+
+    def with_articles(self, claim_ids: Sequence[int]) -> dict[int, tuple]:
+        """``{id: (id, article_id, title, source, published, data)}`` of the stored ones."""
+        return claims_with_articles(self.store.connect(), claim_ids)
+
+    def of_articles(self, article_ids: Sequence[str]) -> list[tuple[int, str, str]]:
+        """``[(id, article_id, data)]`` of the claims of ``article_ids`` in text order."""
+        return claims_of_articles(self.store.connect(), article_ids)
+
+
+def extracted_claims(conn: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, list[Claim]]:
+    """``{article_id: claims in text order}`` of the articles among ``article_ids`` whose
+    claims were extracted (an article with none maps to ``[]``; one never extracted is
+    absent). For ``byline migrate --to milvus``."""
+    if not article_ids or not has_claims_tables(conn):
+        return {}
+    marks = ",".join("?" * len(article_ids))
+    out: dict[str, list[Claim]] = {r[0]: [] for r in conn.execute(
+        f"SELECT article_id FROM claim_articles WHERE article_id IN ({marks})", list(article_ids))}
+    for _, article_id, data in claims_of_articles(conn, article_ids):
+        if article_id in out:
+            out[article_id].append(Claim.from_dict(json.loads(data)))
+    return out

@@ -1,10 +1,12 @@
 """What every index backend shares besides :mod:`index.batching`: the number of articles
 ``add`` embeds and commits together, the chunk-and-embed step, and the embedder and
 chunker made from settings on first use with the check that an index was built with the
-configured embedding model."""
+configured embedding model, and the claim extraction that runs beside the embedding
+(:meth:`EmbeddingComponents._embed_and_extract`, used by both backends' add and rebuild)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -79,3 +81,34 @@ class EmbeddingComponents:
                 f"{where} was built with embedding model {meta.get('embedder_name')} "
                 f"({meta['embedder_fingerprint']}), but the configured model is "
                 f"{self.embedder.name} ({current}): run `byline rebuild` to re-embed")
+
+    def _embed_and_extract(self, articles: list[Article], *,
+                           show_progress: bool = False) -> tuple[list, dict[str, list] | None]:
+        """:func:`chunk_and_embed` and :meth:`_extract_claims` of ``articles``;
+        with ``index.claims_alongside_embedding`` the claims are extracted in a worker thread
+        while the chunks are embedded (exceptions of either are raised here)."""
+        self._preload_claims_parser()
+        if not (self.settings.index.claims and self.settings.index.claims_alongside_embedding):
+            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=show_progress)
+            return embedded, self._extract_claims(articles)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="byline-claims") as pool:
+            pending = pool.submit(self._extract_claims, articles)
+            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=show_progress)
+            return embedded, pending.result()
+
+    def _preload_claims_parser(self) -> None:
+        """Load spaCy for claim extraction in the background while the embedder loads and
+        embeds (a one-article ``byline add`` in a fresh process waits for both models)."""
+        if self.settings.index.claims:
+            from corpus.nlp import preload_nlp
+
+            preload_nlp(self.settings.reader.spacy_model)
+
+    def _extract_claims(self, articles: Sequence[Article]) -> dict[str, list] | None:
+        """``{article id: claims}`` (:func:`corpus.claim_rules.extract_claims`, one spaCy
+        parse per article), or None when ``index.claims`` is off."""
+        if not self.settings.index.claims:
+            return None
+        from corpus.claim_rules import extract_claims
+
+        return {a.id: extract_claims(a.text, self.settings.reader.spacy_model) for a in articles}

@@ -19,7 +19,7 @@ right, 1 wrong, 2 of 12 unanswerable answered; coverage 0.6: 23 right, none of t
 and the 3 dev news train/calib questions that parse; never dev heldout or bench/blind.
 Claims about the same quantity that disagree (:func:`retrieval.claims.group_claims`) add
 "another estimate: FIGURE by SPEAKER [n]", citing both. Otherwise None: the reader answers
-as before, and always on a backend without a claims store (Milvus).
+as before, and always on a backend without a claims index.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from corpus.claims import Claim, TextSpan
-from index.claims_store import claims_of_articles, has_claims_tables
 from index.lexical import query_stems, query_terms
-from retrieval.claims import ClaimHit, group_claims
+from retrieval.claims import ClaimHit, claims_index, group_claims
 from retrieval.readers.sentences import split_sentences
 from retrieval.types import ExtractedAnswer, Passage, Span
 
@@ -169,7 +168,7 @@ def claim_answer(backend, question: str, passages: Sequence[Passage], texts: Map
                  embedder=None) -> tuple[ExtractedAnswer, dict[str, str]] | None:
     """``(answer, texts of the articles it cites)`` from the claims of ``passages``'
     articles when ``question`` is an attribution question with a strong match, else None
-    (also for a backend without a claims ``store``). ``embedder`` (``embed(list[str])`` ->
+    (also for a backend without a ``claims_index``). ``embedder`` (``embed(list[str])`` ->
     normalised vectors), when given, gates on :data:`MIN_COSINE` too."""
     found = match_claims(backend, question, passages, texts, embedder)
     if found is None:
@@ -215,17 +214,16 @@ def match_claims(backend, question: str, passages: Sequence[Passage], texts: Map
     articles, read with the claims rather than ``texts``)``; "what": only X's claims. None when the
     question is no attribution question or the backend has no claims."""
     q = parse_question(question)
-    store = getattr(backend, "store", None)
-    if q is None or store is None or not passages:
+    index = claims_index(backend)
+    if q is None or index is None or not passages:
         return None
     order: dict[str, Passage] = {}
     for p in passages:
         order.setdefault(p.article_id, p)
     with backend.read_snapshot():
-        conn = store.connect()
-        if not has_claims_tables(conn):
+        if not index.ready():
             return None
-        rows = claims_of_articles(conn, list(order))
+        rows = index.of_articles(list(order))
         # the texts of this snapshot: an article updated since retrieval has new offsets
         all_texts = backend.texts({aid for _, aid, _ in rows}) if rows else {}
     rank = {aid: i for i, aid in enumerate(order)}

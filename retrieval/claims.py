@@ -1,13 +1,15 @@
 """Search over the archive's attributed claims, and grouping of claims about one quantity.
 
-Ranking: FTS5 BM25 over the claims' contents, fused by reciprocal rank fusion
+Ranking: BM25 over the claims' contents (FTS5, or Milvus's BM25 function), fused by reciprocal rank fusion
 (:func:`retrieval.retriever.reciprocal_rank_fusion`, the retrieval settings' weights and
 ``rrf_k``) with dense relevance: the cosine of the query's embedding (the archive's
 embedder) and the stored vector of the chunk that holds the claim's content (claims are
 not embedded at ingest: that alone cost more than half of ``add``'s time per article,
 ``bench/claims_ingest.py``). Exact cosine over the chunks holding claims that pass the
-filters is read per query: fine for a few thousand articles; a FAISS search restricted
-to those chunks is the next step beyond that.
+filters is read per query: fine for a few thousand articles; a FAISS (or Milvus) search
+restricted to those chunks is the next step beyond that. The stored claims are read
+through the backend's ``claims_index`` (:class:`index.claims_store.SQLiteClaims`,
+:class:`index.milvus.claims.MilvusClaims`).
 
 Grouping (:func:`group_claims`): results about the same quantity sit side by side so that
 disagreement is visible: the other claims of a result's sentence are listed right after
@@ -27,11 +29,8 @@ import numpy as np
 
 from corpus.claims import Claim
 from index.base import ArchiveError, SearchFilters
-from index.claims_store import (claim_candidates, claim_with_siblings, claims_bm25, claims_with_articles,
-                                has_claims_tables)
-from index.fts import fts_query
 
-__all__ = ["ClaimHit", "SAME_QUANTITY_OVERLAP", "group_claims", "search_claims"]
+__all__ = ["ClaimHit", "SAME_QUANTITY_OVERLAP", "claims_index", "group_claims", "search_claims"]
 
 SAME_QUANTITY_OVERLAP = 0.3  # Jaccard of content words; our choice, not tuned on a measurement
 MIN_COSINE = 0.2  # a claim whose chunk is below this and without a BM25 match is not a result
@@ -78,26 +77,28 @@ class ClaimHit:
 
 def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | None = None,
                   filters: SearchFilters | None = None) -> list[ClaimHit]:
-    """The ``k`` claims of ``archive`` (the embedded backend) most relevant to ``query``,
-    grouped (:func:`group_claims`). ``speaker``: case-insensitive substring of the
-    speaker's name, as written or resolved, or of the role; then every claim of that
-    speaker is a candidate, ranked by relevance (without it, one below :data:`MIN_COSINE`
-    and without a BM25 match is not a result). ``filters``: outlet / date
-    range of the article. Fusion uses the archive's ``retrieval.rrf_k``, ``dense_weight``
-    and ``lexical_weight``, as passage retrieval does. Raises ``ValueError`` for an empty query or k < 1, and
-    :class:`ArchiveError` for a backend without claims (Milvus)."""
+    """The ``k`` claims of ``archive`` most relevant to ``query``, grouped
+    (:func:`group_claims`). ``archive``: a backend with a ``claims_index``
+    (:class:`index.claims_store.SQLiteClaims` for the embedded backend,
+    :class:`index.milvus.claims.MilvusClaims` for Milvus). ``speaker``: case-insensitive
+    substring of the speaker's name, as written or resolved, or of the role; then every
+    claim of that speaker is a candidate, ranked by relevance (without it, one below
+    :data:`MIN_COSINE` and without a BM25 match is not a result). ``filters``: outlet /
+    date range of the article. Fusion uses the archive's ``retrieval.rrf_k``,
+    ``dense_weight`` and ``lexical_weight``, as passage retrieval does. Raises
+    ``ValueError`` for an empty query or k < 1, and :class:`ArchiveError` for a backend
+    that has no claims index at all."""
     if not isinstance(query, str) or not query.strip():
         raise ValueError("query: must be a non-empty string")
     if k < 1:
         raise ValueError(f"k: must be >= 1, got {k}")
-    store = getattr(archive, "store", None)
-    if store is None:
-        raise ArchiveError("claims are stored by the embedded backend only (index.backend = \"embedded\")")
-    conn = store.connect()
-    if not has_claims_tables(conn):
+    index = claims_index(archive)
+    if index is None:
+        raise ArchiveError("this index backend stores no attributed claims")
+    if not index.ready():
         return []
-    with store.read_snapshot():
-        rows = claim_candidates(conn, *store.filter_sql(filters))
+    with archive.read_snapshot():
+        rows = index.candidates(filters)
         if speaker:
             rows = [r for r in rows if _speaker_matches(Claim.from_dict(json.loads(r[2])), speaker)]
         rows = [(r[0], r[1]) for r in rows]
@@ -105,7 +106,7 @@ def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | 
             return []
         allowed = {r[0] for r in rows}
         dense = _dense_ranking(embedder, query, rows)
-        lexical = _lexical_ranking(conn, query, allowed)
+        lexical = [cid for cid in index.bm25(query, 200) if cid in allowed]
         from retrieval.retriever import reciprocal_rank_fusion
 
         # With a speaker named, every claim of theirs is listed, ranked; else a claim must
@@ -114,9 +115,14 @@ def search_claims(archive, embedder, query: str, *, k: int = 10, speaker: str | 
         r = archive.settings.retrieval
         fused = reciprocal_rank_fusion([[cid for cid, _ in dense if cid in keep], lexical],
                                        [r.dense_weight, r.lexical_weight], r.rrf_k)[:k]
-        fused = _with_companions(conn, fused, allowed)
-        hits = _hits(conn, fused)
+        fused = _with_companions(index, fused, allowed)
+        hits = _hits(index, fused)
     return group_claims(hits)
+
+
+def claims_index(backend):
+    """``backend.claims_index``, or None for a backend without one (then it stores no claims)."""
+    return getattr(backend, "claims_index", None)
 
 
 def _speaker_matches(claim: Claim, speaker: str) -> bool:
@@ -136,14 +142,7 @@ def _dense_ranking(embedder, query: str, rows: Sequence[tuple]) -> list[tuple[in
     return [(with_vectors[i][0], float(scores[i])) for i in order]
 
 
-def _lexical_ranking(conn, query: str, allowed: set[int], limit: int = 200) -> list[int]:
-    match = fts_query(query)
-    if match is None:
-        return []
-    return [cid for cid in claims_bm25(conn, match, limit) if cid in allowed]
-
-
-def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) -> list[tuple[int, float]]:
+def _with_companions(index, fused: list[tuple[int, float]], allowed: set[int]) -> list[tuple[int, float]]:
     """``fused`` plus, right after each claim, the other claims of its sentence (the seed's
     "(though other estimates put the number far lower)"), so disagreement is beside it."""
     out: list[tuple[int, float]] = []
@@ -153,7 +152,7 @@ def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) ->
             continue
         out.append((cid, score))
         seen.add(cid)
-        data, siblings = claim_with_siblings(conn, cid)
+        data, siblings = index.with_siblings(cid)
         sentence = json.loads(data)["sentence"]
         for other, data in siblings:
             s = json.loads(data)["sentence"]
@@ -163,10 +162,10 @@ def _with_companions(conn, fused: list[tuple[int, float]], allowed: set[int]) ->
     return out
 
 
-def _hits(conn, fused: list[tuple[int, float]]) -> list[ClaimHit]:
+def _hits(index, fused: list[tuple[int, float]]) -> list[ClaimHit]:
     if not fused:
         return []
-    rows = claims_with_articles(conn, [cid for cid, _ in fused])
+    rows = index.with_articles([cid for cid, _ in fused])
     out = []
     for cid, score in fused:
         r = rows[cid]

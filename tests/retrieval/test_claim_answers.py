@@ -39,13 +39,13 @@ class CountingReader(Reader):
 
 
 class NoClaimsBackend:
-    """The archive seen as a backend without a claims store (as Milvus is)."""
+    """The archive seen as a backend without a claims index (a backend that stores none)."""
 
     def __init__(self, archive) -> None:
         self._archive = archive
 
     def __getattr__(self, name: str):
-        if name == "store":
+        if name in ("store", "claims_index"):
             raise AttributeError(name)
         return getattr(self._archive, name)
 
