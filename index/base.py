@@ -12,7 +12,7 @@ import datetime as dt
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Literal, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Protocol, Sequence
 
 from corpus.article import Article
 
@@ -135,7 +135,7 @@ class Stats:
     data_dir: str
     disk_bytes: int
     sources: dict[str, int] = field(default_factory=dict)
-    claims: int = 0  # attributed claims stored (the embedded backend; Milvus stores none)
+    claims: int = 0  # attributed claims stored
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict."""
@@ -163,6 +163,15 @@ class IndexBackend(Protocol):
     @property
     def chunker(self) -> Chunker:
         """The chunker that cuts articles into embedded chunks."""
+        ...  # pragma: no cover
+
+    @property
+    def claims_index(self) -> Any:
+        """The attributed claims stored with the articles, as :mod:`retrieval.claims` and
+        :mod:`retrieval.claim_answers` read them: :class:`index.claims_store.SQLiteClaims`
+        or :class:`index.milvus.claims.MilvusClaims` (``ready()``, ``candidates(filters)``,
+        ``bm25(query, limit)``, ``with_siblings(id)``, ``with_articles(ids)``,
+        ``of_articles(article_ids)``)."""
         ...  # pragma: no cover
 
     # -- writing ---------------------------------------------------------------------------

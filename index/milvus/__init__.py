@@ -17,22 +17,27 @@ Collections (names start with ``index.milvus.collection_prefix``):
 - ``<prefix>_articles``: one *head* row per article (metadata, content hash, chunk count
   and the first part of the text) and, for articles whose text exceeds a VARCHAR
   (65,535 bytes), extra *part* rows keyed by content hash and part number.
+- ``<prefix>_claims``: the attributed claims extracted at ingest (:mod:`index.milvus.claims`):
+  one row per claim of an article version (scalar fields as SQLite's ``claims`` table,
+  the claim's JSON, the content analysed for a BM25 function, the id of the chunk whose
+  vector gives its dense relevance) and one marker row per version with its claim count.
 - ``<prefix>_meta``: key/value rows: schema version, embedder fingerprint, name and
   dimension, and a generation counter bumped by each change.
 
 Consistency without transactions: the head row is the commit marker. An add writes the
-chunks and text parts of the new content first, the head last, then deletes the rows of
-the previous content. Readers only return chunks whose content hash equals their
-article head's, so an interrupted add or update is invisible, and re-running it
+chunks, text parts and claims of the new content first, the head last, then deletes the
+rows of the previous content. Readers only return chunks and claims whose content hash
+equals their article head's, so an interrupted add or update is invisible, and re-running it
 converges (ids are deterministic; rows of a content hash that never got a head are
-deleted first). Removal deletes the head first. ``verify`` reports leftovers;
-``rebuild`` re-chunks and re-embeds everything.
+deleted first). Removal deletes the head first, then chunks, parts and claims. ``verify``
+reports leftovers and claims whose spans are not exact; ``rebuild`` re-chunks,
+re-embeds and re-extracts the claims of everything.
 
 Modules: :mod:`~index.milvus.client` (the connection, filter literals, queries),
 :mod:`~index.milvus.schema` (the collections and the meta rows), :mod:`~index.milvus.rows`
 (rows of an article version and back), :mod:`~index.milvus.search` (dense and BM25
-search), :mod:`~index.milvus.archive` (:class:`MilvusArchive`),
-:mod:`~index.milvus.verify` and :mod:`~index.milvus.migrate` (from the embedded archive).
+search), :mod:`~index.milvus.claims` (claim rows, their reads for claim search and
+checks), :mod:`~index.milvus.archive` (:class:`MilvusArchive`), :mod:`~index.milvus.verify` and :mod:`~index.milvus.migrate` (from the embedded archive).
 """
 
 from index.milvus.archive import MilvusArchive

@@ -8,28 +8,32 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from config.settings import Settings
 from corpus.article import Article
+from corpus.claims import Claim
 from corpus.chunking import Chunker
 from corpus.loaders import LoadResult
 from index.base import AddResult, ArchiveError, ArticleSummary, ChunkRecord, SearchFilters, Stats
 from index.batching import add_in_batches
 from index.embedder import Embedder
 from index.milvus import search
+from index.milvus.claims import MilvusClaims, claim_rows
 from index.milvus.client import INSERT_BATCH, QUERY_BATCH, check_prefix, connect, ids_expr, q, resolve_uri
 from index.milvus.rows import (HEAD_FIELDS, VersionRows, article_of, newest_first, summary_of,
                                too_long_field)
 from index.milvus.schema import CHUNK_FIELDS, SCHEMA_VERSION, VARCHAR_MAX, Collections
-from index.shared import EmbeddingComponents, chunk_and_embed, chunk_count
+from index.shared import EmbeddingComponents, chunk_count
 
 log = logging.getLogger(__name__)
 
 Version = tuple[Article, Sequence[tuple[int, int, int]], np.ndarray]
 """An article version to write: the article, its chunk spans and their vectors."""
+Claims = Mapping[str, Sequence[Claim]]
+"""``{article_id: its claims}`` of extracted versions (an article absent: not extracted)."""
 
 
 class MilvusArchive(EmbeddingComponents):
@@ -160,10 +164,10 @@ class MilvusArchive(EmbeddingComponents):
                 continue
             todo.append((where, article, "updated" if head is not None else "added"))
         if todo:
-            embedded = chunk_and_embed([a for _, a, _ in todo], self.chunker, self.embedder)
+            embedded, claims = self._embed_and_extract([a for _, a, _ in todo])
             self.stamp_embedder(self.embedder.fingerprint, self.embedder.name, self.embedder.dimension)
             self.write_versions([(article, spans, vectors) for (_, article, _), (spans, vectors)
-                                 in zip(todo, embedded)], heads)
+                                 in zip(todo, embedded)], heads, claims)
             for (where, article, status), (spans, _) in zip(todo, embedded):
                 emit(AddResult(where, article.id, status, len(spans)))
         if bar is not None:
@@ -183,9 +187,15 @@ class MilvusArchive(EmbeddingComponents):
             self.db.upsert_meta({"embedder_fingerprint": fingerprint, "embedder_name": name,
                                  "dimension": dimension})
 
-    def write_versions(self, items: list[Version], heads: dict[str, dict[str, Any]]) -> None:
-        """Write new versions: clean leftovers, chunks and text parts, heads (commit), then
-        delete the previous versions' rows. ``heads``: the stored heads of these articles."""
+    def write_versions(self, items: list[Version], heads: dict[str, dict[str, Any]],
+                       claims: Claims | None = None) -> None:
+        """Write new versions: clean leftovers, chunks, text parts and claims, heads
+        (commit), then delete the previous versions' rows. ``heads``: the stored heads of
+        these articles; ``claims``: the extracted claims of (some of) them (None: claims
+        off). Raises :class:`~corpus.claims.ClaimSpanError` for a claim not exact in its
+        article before anything is written."""
+        claim_batch = [row for article, spans, _ in items if claims is not None and article.id in claims
+                       for row in claim_rows(article, spans, claims[article.id])]
         # 1. Rows of a content hash that is not committed are leftovers of an interrupted write.
         stale = " or ".join(
             f"(article_id == {q(a.id)}" + (f" and content_hash != {q(heads[a.id]['content_hash'])})"
@@ -193,7 +203,8 @@ class MilvusArchive(EmbeddingComponents):
             for a, _, _ in items)
         self.client.delete(self.chunks_name, filter=stale)
         self.client.delete(self.articles_name, filter=f"head == false and ({stale})")
-        # 2. Chunks and extra text parts of the new versions.
+        self.client.delete(self.db.claims_name, filter=stale)
+        # 2. Chunks, extra text parts and claims of the new versions.
         now = time.time()
         rows = VersionRows()
         for article, spans, vectors in items:
@@ -203,6 +214,8 @@ class MilvusArchive(EmbeddingComponents):
             self.client.upsert(self.chunks_name, rows.chunks[start:start + INSERT_BATCH])
         for start in range(0, len(rows.parts), 8):
             self.client.upsert(self.articles_name, rows.parts[start:start + 8])
+        for start in range(0, len(claim_batch), INSERT_BATCH):
+            self.client.upsert(self.db.claims_name, claim_batch[start:start + INSERT_BATCH])
         # 3. Commit: the heads.
         for start in range(0, len(rows.heads), 64):
             self.client.upsert(self.articles_name, rows.heads[start:start + 64])
@@ -212,10 +225,11 @@ class MilvusArchive(EmbeddingComponents):
         if old:
             self.client.delete(self.chunks_name, filter=old)
             self.client.delete(self.articles_name, filter=f"head == false and ({old})")
+            self.client.delete(self.db.claims_name, filter=old)
         self.db.bump_generation()
 
     def remove(self, article_ids: Sequence[str]) -> list[str]:
-        """Remove articles (head first, then chunks and parts); returns those present."""
+        """Remove articles (head first, then chunks, parts and claims); returns those present."""
         ids = list(dict.fromkeys(article_ids))
         if not ids:
             return []
@@ -229,6 +243,7 @@ class MilvusArchive(EmbeddingComponents):
                 if self.db.chunks_ready():
                     self.client.delete(self.chunks_name, filter=ids_expr("article_id", part))
                 self.client.delete(self.articles_name, filter=ids_expr("article_id", part))
+                self.client.delete(self.db.claims_name, filter=ids_expr("article_id", part))
             if removed:
                 self.db.bump_generation()
                 self.db.settle()
@@ -243,15 +258,16 @@ class MilvusArchive(EmbeddingComponents):
         return import_embedded(self, source, progress=progress, on_result=on_result)
 
     def rebuild(self, *, progress: bool = False) -> int:
-        """Re-chunk and re-embed every article with the configured model: the chunks
-        collection is recreated (searches find nothing until it finishes), leftovers are
-        dropped. Returns the number of chunks."""
+        """Re-chunk and re-embed every article with the configured model and re-extract its
+        claims: the chunks and claims collections are recreated (searches find nothing
+        until it finishes), leftovers are dropped. Returns the number of chunks."""
         with self.write_lock():
             heads = self.all_heads()
             texts = self.full_texts(heads) if heads else {}
             articles = [article_of(h, texts[aid]) for aid, h in sorted(heads.items())]
-            embedded = chunk_and_embed(articles, self.chunker, self.embedder, show_progress=progress)
+            embedded, claims = self._embed_and_extract(articles, show_progress=progress)
             self.db.drop_chunks()
+            self.db.drop_claims()
             self.client.delete(self.meta_name, filter=ids_expr("key", ["embedder_fingerprint", "embedder_name", "dimension"]))
             self.stamp_embedder(self.embedder.fingerprint, self.embedder.name, self.embedder.dimension)
             # Orphan heads' leftovers: every part row not of a head's hash.
@@ -263,7 +279,7 @@ class MilvusArchive(EmbeddingComponents):
             versions = [(article, spans, vectors) for article, (spans, vectors) in zip(articles, embedded)]
             batch = self.settings.ingest.batch_articles
             for start in range(0, len(versions), batch):
-                self.write_versions(versions[start:start + batch], {})
+                self.write_versions(versions[start:start + batch], {}, claims)
             self.db.settle()
             return chunk_count(embedded)
 
@@ -318,6 +334,11 @@ class MilvusArchive(EmbeddingComponents):
             out[int(r["id"])] = ChunkRecord(int(r["id"]), r["article_id"], int(r["idx"]), start, end, text)
         return out
 
+    @property
+    def claims_index(self) -> MilvusClaims:
+        """The stored claims as claim search reads them (:class:`~index.milvus.claims.MilvusClaims`)."""
+        return MilvusClaims(self)
+
     filter_expr = staticmethod(search.filter_expr)
 
     def dense_search(self, vector: np.ndarray, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
@@ -351,7 +372,8 @@ class MilvusArchive(EmbeddingComponents):
                      generation=int(meta.get("generation", 0)), embedder=meta.get("embedder_name", ""),
                      dimension=int(meta.get("dimension", 0)), faiss_type=f"milvus {index_type}",
                      data_dir=f"{self.uri} ({self.prefix}_*)", disk_bytes=disk,
-                     sources=dict(sorted(sources.items(), key=lambda kv: -kv[1])))
+                     sources=dict(sorted(sources.items(), key=lambda kv: -kv[1])),
+                     claims=self.claims_index.count())
 
     def index_health(self) -> dict[str, object]:
         """``/healthz``'s index state: Milvus holds vectors and BM25 itself, so nothing
@@ -359,8 +381,8 @@ class MilvusArchive(EmbeddingComponents):
         return {"status": "ok", "lexical": "milvus", "repairs": []}
 
     def verify(self) -> list[str]:
-        """Check that article heads, text parts and chunks agree; returns the problems
-        (:func:`index.milvus.verify.verify`)."""
+        """Check that article heads, text parts, chunks and claims agree; returns the
+        problems (:func:`index.milvus.verify.verify`)."""
         from index.milvus.verify import verify
 
         return verify(self)

@@ -1,6 +1,8 @@
 """``byline migrate --to milvus``: copy an embedded archive (SQLite + FAISS) into Milvus
-without re-embedding. Chunk offsets and vectors are read through the embedded archive's
-:class:`~index.store.ArticleStore`; the target's usual commit protocol writes them."""
+without re-embedding or re-extracting claims. Chunk offsets, vectors and the extracted
+claims are read through the embedded archive's :class:`~index.store.ArticleStore`; the
+target's usual commit protocol writes them (an article whose claims were never extracted
+there has none in Milvus either, and ``verify`` says so)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from index.base import AddResult, ArchiveError
+from index.claims_store import extracted_claims
 
 if TYPE_CHECKING:  # pragma: no cover
     from index.archive import Archive
@@ -43,6 +46,7 @@ def import_embedded(target: "MilvusArchive", source: "Archive", *, progress: boo
     def flush(article_ids: list[str]) -> None:
         done.update(article_ids)
         heads = target.heads(article_ids)
+        claims = extracted_claims(store.connect(), article_ids)
         items = []
         for article_id in article_ids:
             article = store.get(article_id)
@@ -61,7 +65,7 @@ def import_embedded(target: "MilvusArchive", source: "Archive", *, progress: boo
             if on_result:
                 on_result(result)
         if items:
-            target.write_versions(items, heads)
+            target.write_versions(items, heads, claims)
         if bar is not None:
             bar.update(len(article_ids))
 

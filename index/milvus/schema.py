@@ -1,6 +1,6 @@
-"""The three Milvus collections of an archive (``<prefix>_chunks``, ``<prefix>_articles``,
-``<prefix>_meta``: see :mod:`index.milvus`), created, loaded and flushed by
-:class:`Collections`, which also keeps the meta rows."""
+"""The four Milvus collections of an archive (``<prefix>_chunks``, ``<prefix>_articles``,
+``<prefix>_claims``, ``<prefix>_meta``: see :mod:`index.milvus`), created, loaded and
+flushed by :class:`Collections`, which also keeps the meta rows."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ ANALYZER = {"tokenizer": "standard",
 # Reads see every write that was acknowledged before them (several app servers).
 CONSISTENCY = "Strong"
 CHUNK_FIELDS = ["id", "article_id", "content_hash", "idx", "start_char", "end_char", "text"]
+CLAIM_FIELDS = ["id", "article_id", "content_hash", "idx", "claims", "chunk_id", "speaker", "cue_lemma", "role",
+                "content", "content_start", "content_end", "sentence_start", "sentence_end", "figures", "data"]
 
 
 class Collections:
@@ -45,11 +47,14 @@ class Collections:
         self.chunks_name = f"{prefix}_chunks"
         self.articles_name = f"{prefix}_articles"
         self.meta_name = f"{prefix}_meta"
+        self.claims_name = f"{prefix}_claims"
         self._has_chunks: bool | None = None
 
     def prepare(self, create: bool) -> None:
         """Check (with ``create``: make) the meta and articles collections and load them;
-        the chunks collection is made by the first add, with the embedder's dimension."""
+        the chunks collection is made by the first add, with the embedder's dimension. The
+        claims collection is made whenever it is missing (an archive made before claims
+        gets it empty: the change is additive, the schema version stays 1)."""
         existing = set(self.client.list_collections())
         if self.meta_name not in existing:
             if not create:
@@ -60,7 +65,9 @@ class Collections:
             self.upsert_meta({"schema_version": SCHEMA_VERSION, "generation": 0})
         elif self.articles_name not in existing:
             self._create_articles()
-        for name in (self.meta_name, self.articles_name):
+        if self.claims_name not in existing:
+            self.create_claims()
+        for name in (self.meta_name, self.articles_name, self.claims_name):
             self.client.load_collection(name)
         self._has_chunks = None
         self.chunks_ready()
@@ -154,6 +161,41 @@ class Collections:
         self._create(self.chunks_name, schema, index)
         self._has_chunks = True
 
+    def create_claims(self) -> None:
+        """Create the claims collection: one row per attributed claim of an article version
+        (scalar fields mirroring the SQLite ``claims`` table, the claim's JSON in ``data``,
+        the content analysed for the BM25 function into ``sparse``) and one *marker* row
+        (``idx`` -1, ``claims`` = the version's claim count) saying its claims were
+        extracted. No dense vector: dense relevance uses the vector of chunk ``chunk_id``."""
+        from pymilvus import DataType, Function, FunctionType
+
+        schema = self._schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("article_id", DataType.VARCHAR, max_length=ID_MAX_LENGTH)
+        schema.add_field("content_hash", DataType.VARCHAR, max_length=HASH_LENGTH)
+        schema.add_field("idx", DataType.INT64)
+        schema.add_field("claims", DataType.INT64)
+        schema.add_field("chunk_id", DataType.INT64)
+        for name in ("speaker", "cue_lemma", "role", "figures", "data", "source_key"):
+            schema.add_field(name, DataType.VARCHAR, max_length=VARCHAR_MAX)
+        schema.add_field("content", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True,
+                         analyzer_params=ANALYZER)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        for name in ("content_start", "content_end", "sentence_start", "sentence_end", "published"):
+            schema.add_field(name, DataType.INT64)
+        schema.add_function(Function(name="claims_bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["content"], output_field_names=["sparse"]))
+        index = self.client.prepare_index_params()
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                        params=dict(BM25_PARAMS))
+        self._create(self.claims_name, schema, index)
+
+    def drop_claims(self) -> None:
+        """Drop and recreate the claims collection (``rebuild`` rewrites every claim)."""
+        if self.client.has_collection(self.claims_name):
+            self.client.drop_collection(self.claims_name)
+        self.create_claims()
+
     def drop_chunks(self) -> None:
         """Drop the chunks collection (``rebuild``; the next stamp recreates it)."""
         if self.client.has_collection(self.chunks_name):
@@ -173,7 +215,7 @@ class Collections:
         unsealed memtable scan every row in Python: 100x slower). A Milvus server seals
         and indexes by itself, and rate-limits explicit flushes, so this is Lite only."""
         if self.lite:
-            for name in (self.articles_name, self.chunks_name):
+            for name in (self.articles_name, self.claims_name, self.chunks_name):
                 if name != self.chunks_name or self.chunks_ready():
                     self.client.flush(name)
 

@@ -1,10 +1,11 @@
-"""``verify`` for the Milvus backend: article heads, text parts and chunks agree."""
+"""``verify`` for the Milvus backend: article heads, text parts, chunks and claims agree."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from index.base import ArchiveError
+from index.milvus.claims import verify_claims
 from index.milvus.rows import truncate_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -12,13 +13,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def verify(archive: "MilvusArchive") -> list[str]:
-    """Check that article heads, text parts and chunks agree; returns the problems.
+    """Check that article heads, text parts, chunks and claims agree; returns the problems.
 
     Checks: the embedder fingerprint and vector dimension; every article's text parts
     are complete and its length matches; each article's committed chunks match its
     declared count, lie inside its text and their stored text equals
     ``article.text[start:end]``; no chunk or part is left of an uncommitted or removed
-    version.
+    version; every claim's spans are exact in its article, no claim is left without its
+    article version, and (with ``index.claims``) every article's claims were extracted
+    (:func:`~index.milvus.claims.verify_claims`).
     """
     db = archive.db
     problems: list[str] = []
@@ -70,4 +73,5 @@ def verify(archive: "MilvusArchive") -> list[str]:
                 or heads[r["article_id"]]["content_hash"] != r["content_hash"])
     if stray:
         problems.append(f"{stray} text parts belong to no stored article version: re-run the add, or `byline rebuild`")
+    problems.extend(verify_claims(archive, heads, texts, chunk_rows, archive.settings.index.claims))
     return problems

@@ -28,7 +28,7 @@ def missing_members(backend: object) -> list[str]:
 
 def test_protocol_declares_what_callers_use() -> None:
     used = {"settings", "data_dir", "embedder", "chunker", "add", "remove", "rebuild", "write_lock", "close",
-            "get", "list_articles", "summaries", "texts", "sources", "read_snapshot", "refresh", "count",
+            "claims_index", "get", "list_articles", "summaries", "texts", "sources", "read_snapshot", "refresh", "count",
             "dense_search", "lexical_search", "chunks", "stats", "verify", "index_health"}
     assert protocol_members() == used
 
