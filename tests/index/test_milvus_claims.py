@@ -187,3 +187,29 @@ def test_migrate_copies_the_claims(marchive, make_settings, embedder, tmp_path) 
     assert [json.loads(r["data"]) for r in claim_rows(marchive)] == source
     assert marchive.verify() == []
     embedded.store.close()
+
+
+def test_interrupted_update_keeps_the_old_claims_and_converges(marchive) -> None:
+    """Claims are written before the head: a crash in between leaves the previous
+    version's claims the only ones served; verify reports the leftovers; re-running converges."""
+    marchive.add([_article()])
+    before = [json.loads(r["data"]) for r in claim_rows(marchive)]
+    original = marchive.client.upsert
+
+    def crash_on_heads(name, rows, **kw):
+        if name == marchive.articles_name and any(r.get("head") for r in rows):
+            raise RuntimeError("power cut")
+        return original(name, rows, **kw)
+
+    marchive.client.upsert = crash_on_heads
+    update = _article(text=SYRIA.replace("5,000", "6,000"))
+    with pytest.raises(RuntimeError):
+        marchive.add([update])
+    marchive.client.upsert = original
+    served = {h.claim.content.text for h in search(marchive, "Chinese fighters in Syria")}
+    assert any("5,000" in t for t in served) and not any("6,000" in t for t in served)
+    assert [json.loads(d) for _, _, d in marchive.claims_index.of_articles(["syria"])] == before
+    assert any("claim rows belong to no stored article version" in p for p in marchive.verify())
+    marchive.add([update])
+    assert marchive.verify() == []
+    assert any("6,000" in h.claim.content.text for h in search(marchive, "Chinese fighters in Syria"))
