@@ -156,7 +156,7 @@ class QAService:
                k: Any = 10, source: Any = None) -> list[dict[str, Any]]:
         """Attributed claims about ``query`` (:func:`retrieval.claims.search_claims`) as
         dicts; raises :class:`RequestError` naming the bad field (422), or 501 for a
-        backend that stores no claims."""
+        backend without a ``claims_index`` (both bundled backends have one)."""
         from index.base import ArchiveError
         from retrieval.claims import search_claims
 

@@ -213,3 +213,17 @@ def test_interrupted_update_keeps_the_old_claims_and_converges(marchive) -> None
     marchive.add([update])
     assert marchive.verify() == []
     assert any("6,000" in h.claim.content.text for h in search(marchive, "Chinese fighters in Syria"))
+
+
+def test_attribution_question_answered_from_milvus_claims(marchive) -> None:
+    from retrieval.claim_answers import claim_answer
+    from retrieval.types import Passage
+
+    marchive.add([_article(), _article("bridge", OTHER)])
+    texts = marchive.texts(["syria"])
+    passage = Passage(1, "syria", "Uighur fighters in Syria", 0, 80, texts["syria"][:80], 1.0)
+    found = claim_answer(marchive, "Who estimated that as many as 5,000 Chinese Uighurs are fighting in Syria?",
+                         [passage], texts, marchive.embedder)
+    assert found is not None
+    answer, cited = found
+    assert answer.reader == "claims" and answer.answer == "Imad Moustapha" and "syria" in cited
