@@ -35,7 +35,10 @@ question has to be found in the evidence sentence or its neighbourhood (``contex
 the article's title or date; a decoy ("What did the council approve in 2019?" over a 2023
 story, "How many does it employ in Kestrel Bay?" answered from a sentence about another
 town) fails it. Name matching is by word (any word of 3+ letters of the name, case-folded);
-numbers are compared digit for digit after dropping thousands separators.
+numbers are compared digit for digit after dropping thousands separators. A "who won ...?"
+question also states an outcome: its evidence must say that someone won (won, winner,
+victory, elected, defeated, beat, champion ...), so a poll story naming the candidates does
+not answer who won the election.
 
 Entity labels are spaCy/OntoNotes labels from ``en_core_web_sm``; the rules follow the
 answer-type taxonomy of Li & Roth (2002) collapsed to the kinds a news reader is asked.
@@ -94,8 +97,9 @@ _NAME = re.compile(r"[A-Z][\w’'\-.]*(?:\s+(?:of|de|van|von|al|bin|the|la|le|du
 @dataclass(frozen=True)
 class Constraint:
     """Something the question states that the evidence must state too: ``kind`` is
-    ``"year" | "number" | "title" | "name" | "place"`` (``place``: a name after a locative
-    preposition, "in Kestrel Bay"), ``text`` as written in the question."""
+    ``"year" | "number" | "title" | "name" | "place" | "outcome"`` (``place``: a name after
+    a locative preposition, "in Kestrel Bay"; ``outcome``: the "won" of "who won ...?"),
+    ``text`` as written in the question."""
 
     kind: str
     text: str
@@ -226,13 +230,25 @@ def type_ok(kind: str | None, span_text: str, span_labels: set[str], unit: str |
     return True
 
 
+# "Who won / wins / will win ...?": the evidence has to report a win, not only the contest.
+_WHO_WON = re.compile(r"^\s*who\s+(?:(?:has|had|will|would|could|might|is\s+going\s+to)\s+)?(won|wins?|winning)\b",
+                      re.IGNORECASE)
+_WIN_WORDS = re.compile(r"\b(?:w[io]n|wins|winning|winners?|victor(?:y|ies|ious)?|victors|elected|re-?elected|"
+                        r"defeat(?:s|ed|ing)?|beat(?:s|en|ing)?|champions?|championship|trophy|clinch(?:ed|es)?|"
+                        r"triumph(?:s|ed)?|prevail(?:s|ed)?|awarded|landslide)\b", re.IGNORECASE)
+
+
 def question_constraints(question: str, analysis: QuestionAnalysis) -> list[Constraint]:
-    """The years, numbers, quoted titles and proper names stated in ``question``.
+    """The years, numbers, quoted titles and proper names stated in ``question``, and the
+    outcome of a "who won ...?" question.
 
     Names are capitalised word runs not at the start of a sentence, minus stopwords,
     month/weekday names and the question's wh-words.
     """
     out: list[Constraint] = []
+    m = _WHO_WON.match(question)
+    if m:
+        out.append(Constraint("outcome", m.group(1)))
     for m in _QUOTED.finditer(question):
         out.append(Constraint("title", m.group(1).strip(" ,.")))
     quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(question)]
@@ -266,10 +282,15 @@ def constraint_support(constraints: list[Constraint], context: str, title: str =
     article's ``title`` and its ``published`` date. Years, numbers, titles and places are
     hard; a name (or place) is found when any of its words of 3+ letters is. Other names
     count only in the share: a question may name its subject, which the evidence calls
-    "the company" or "she", so the caller decides with the share."""
+    "the company" or "she", so the caller decides with the share. An ``outcome`` is hard
+    and left out of the share (the share is a calibrated feature, fitted without it)."""
+    haystack = f"{context}\n{title}"
+    if any(c.kind == "outcome" for c in constraints):
+        if not _WIN_WORDS.search(haystack):
+            return constraint_support([c for c in constraints if c.kind != "outcome"], context, title, published)[0], False
+        constraints = [c for c in constraints if c.kind != "outcome"]
     if not constraints:
         return 1.0, True
-    haystack = f"{context}\n{title}"
     low = haystack.lower()
     hay_words = _words(haystack)
     digits = _digits(haystack) | _digits(published or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.question import analyze_question
-from retrieval.readers.answer_rules import (constraint_support, expected_kind, number_unit,
+from retrieval.readers.answer_rules import (Constraint, constraint_support, expected_kind, number_unit,
                                             question_constraints, type_ok)
 
 pytestmark = pytest.mark.slow  # analyze_question parses with spaCy
@@ -113,3 +113,17 @@ def test_a_place_after_in_or_at_is_hard_and_the_subject_is_not() -> None:
     assert hard_ok and share == 0.5  # the subject is "the company" there: counted in the share only
     q = "Who scored the winning goal at the Riverlands final?"
     assert [c.kind for c in question_constraints(q, analyze_question(q))] == ["place"]
+
+
+def test_who_won_needs_evidence_that_someone_won() -> None:
+    q = "Who won the Calloway mayoral election?"
+    cons = question_constraints(q, analyze_question(q))
+    assert Constraint("outcome", "won") in cons
+    poll = "A poll shows Maria Ortiz and Dan Cole level six weeks before the Calloway election."
+    result = "Maria Ortiz was elected mayor of Calloway on Tuesday with 54 percent of the vote."
+    assert constraint_support(cons, poll)[1] is False
+    share, hard_ok = constraint_support(cons, result)
+    assert hard_ok and share == 1.0  # the outcome is left out of the share
+    assert constraint_support(cons, "Cole conceded after Ortiz's victory in Calloway.")[1] is True
+    other = "Who wrote the Calloway budget?"
+    assert all(c.kind != "outcome" for c in question_constraints(other, analyze_question(other)))

@@ -115,10 +115,6 @@ def test_unrelated_questions_are_not_rewritten_after_history() -> None:
     assert "Elena Ruiz" in rewrite_followup("When did she paint it?", history[:1])
 
 
-@pytest.mark.xfail(strict=True, reason="known shortfall of the trained reader (issue 16): one unanswerable sample "
-                   "question is answered ('Who won the Calloway mayoral election?' -> a political scientist quoted in "
-                   "a pre-election poll article: the rules check the question's type and constraints, not its "
-                   "predicate)")
 def test_sample_questions_right_or_not_answered(tmp_path, embedder) -> None:
     from config.settings import load_settings
     from index.archive import Archive
