@@ -15,7 +15,8 @@ A claim matches when its *content* covers the question's content stems
 question must be in the content and weighs 2) and the cosine of question and content
 reaches :data:`MIN_COSINE`. Thresholds: ``bench/claim_answers_tune.py``, 42 questions we
 wrote on the claims gold set's tune articles (g01-g10; coverage 0.5, cosine 0.4: 27 of 30
-right, 1 wrong, 2 of 12 unanswerable answered; coverage 0.6: 23 right, none of the 12)
+right, 1 wrong, 2 of 12 unanswerable answered, 1 of 12 since an estimate's cue needs an
+estimate (:func:`best_match`); coverage 0.6: 23 right, none of the 12)
 and the 3 dev news train/calib questions that parse; never dev heldout or bench/blind.
 Claims about the same quantity that disagree (:func:`retrieval.claims.group_claims`) add
 "another estimate: FIGURE by SPEAKER [n]", citing both. Otherwise None: the reader answers
@@ -185,9 +186,21 @@ def claim_answer(backend, question: str, passages: Sequence[Passage], texts: Map
     return _compose(q, best.hit, best.coverage, others, all_texts)
 
 
+def _is_estimate(claim: Claim) -> bool:
+    """A claim whose cue is one of a figure (:data:`_ESTIMATES`: estimated, put, forecast,
+    ...) or an "according to"."""
+    return claim.cue_lemma.startswith(_ESTIMATES) or claim.cue_lemma.startswith("accord")
+
+
 def best_match(q: AttributionQuestion, scored: list["Match"]) -> "Match | None":
-    """The candidate that answers: passing the thresholds, best score (+0.05 for the cue)."""
-    return max((m for m in scored if m.passes(q, _threshold(q))), default=None,
+    """The candidate that answers: passing the thresholds, best score (+0.05 for the cue).
+    A question with an estimate's cue ("Who estimated / predicted / put ...?") is answered
+    only by an estimate (:func:`_is_estimate`): someone who "said" something on the same
+    topic did not estimate it, so without one the reader answers instead."""
+    passing = [m for m in scored if m.passes(q, _threshold(q))]
+    if q.cue.startswith(_ESTIMATES):
+        passing = [m for m in passing if _is_estimate(m.hit.claim)]
+    return max(passing, default=None,
                key=lambda m: m.hit.score + 0.05 * m.hit.claim.cue_lemma.startswith(q.cue[:4]))
 
 

@@ -148,3 +148,27 @@ def test_the_setting_turns_it_off(archive) -> None:
 def test_question_shapes(question: str, kind: str | None) -> None:
     parsed = parse_question(question)
     assert (parsed.kind if parsed else None) == kind
+
+
+def test_who_estimated_prefers_an_estimate_to_a_statement_on_the_topic() -> None:
+    """A speaker who only 'said' something about the topic did not estimate it: 'Who
+    estimated ...?' takes the estimate even when the statement scores higher, and is left
+    to the reader when no estimate passes."""
+    from types import SimpleNamespace
+
+    from retrieval.claim_answers import Match, best_match
+    from retrieval.claims import ClaimHit
+
+    def match(cue: str, figures: list, score: float) -> Match:
+        speaker = SimpleNamespace(text="Lena Dubrovsky" if cue == "say" else "Priya Hallenbeck")
+        claim = SimpleNamespace(cue_lemma=cue, figures=figures, resolved=None, speaker=speaker)
+        return Match(ClaimHit(1, "a", "t", "s", None, claim, score), coverage=0.8, cosine=0.9)
+
+    said = match("say", ["$900,000"], 0.9)
+    estimated = match("estimate", ["$1.2 billion"], 0.6)
+    q = parse_question("Who estimated the cost of the port strike?")
+    assert best_match(q, [said, estimated]) is estimated
+    # a statement alone does not answer it (the reader does)
+    assert best_match(q, [said]) is None
+    # a 'who said' question is not restricted
+    assert best_match(parse_question("Who said the port strike was costly?"), [said, estimated]) is said
