@@ -35,6 +35,7 @@ import re
 import shutil
 import threading
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -216,11 +217,23 @@ class TantivyIndex:
 
     @classmethod
     def create(cls, path: Path) -> "TantivyIndex":
-        """An empty index in ``path`` (anything there before is deleted)."""
+        """An empty index in ``path`` (anything there before is deleted).
+
+        The old folder is first renamed aside (atomic), then deleted: a tantivy writer of
+        another ``TantivyIndex`` on the same folder (another archive object or process
+        that has not closed yet) may still write merged segments into it, and deleting it
+        in place then fails with "Directory not empty" (seen in CI). What cannot be deleted
+        now is deleted by the next ``create``."""
         import tantivy
 
+        for stale in path.parent.glob(f".{path.name}.old-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         if path.exists():
-            shutil.rmtree(path)
+            aside = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:12]}")
+            path.rename(aside)
+            shutil.rmtree(aside, ignore_errors=True)
+            if aside.exists():
+                log.info("lexical index: %s could not be deleted yet; the next rebuild deletes it", aside)
         path.mkdir(parents=True)
         schema = _schema()
         return cls(path, tantivy.Index(schema, path=str(path), reuse=False), schema)
