@@ -34,6 +34,17 @@ CLAIM_FIELDS = ["id", "article_id", "content_hash", "idx", "claims", "chunk_id",
                 "content", "content_start", "content_end", "sentence_start", "sentence_end", "figures", "data"]
 
 
+def _add_version_keys(schema) -> None:
+    """The fields that key a row of one article version, first in the chunks and claims
+    collections: ``id`` (primary), ``article_id``, ``content_hash``, ``idx``."""
+    from pymilvus import DataType
+
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("article_id", DataType.VARCHAR, max_length=ID_MAX_LENGTH)
+    schema.add_field("content_hash", DataType.VARCHAR, max_length=HASH_LENGTH)
+    schema.add_field("idx", DataType.INT64)
+
+
 class Collections:
     """One archive's collections on one client: names, creation, loading, flushing, the
     meta rows and queries. ``lite``: Milvus Lite (in-process) rather than a server."""
@@ -139,10 +150,7 @@ class Collections:
         from pymilvus import DataType, Function, FunctionType
 
         schema = self._schema()
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("article_id", DataType.VARCHAR, max_length=ID_MAX_LENGTH)
-        schema.add_field("content_hash", DataType.VARCHAR, max_length=HASH_LENGTH)
-        schema.add_field("idx", DataType.INT64)
+        _add_version_keys(schema)
         schema.add_field("start_char", DataType.INT64)
         schema.add_field("end_char", DataType.INT64)
         schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True,
@@ -170,10 +178,7 @@ class Collections:
         from pymilvus import DataType, Function, FunctionType
 
         schema = self._schema()
-        schema.add_field("id", DataType.INT64, is_primary=True)
-        schema.add_field("article_id", DataType.VARCHAR, max_length=ID_MAX_LENGTH)
-        schema.add_field("content_hash", DataType.VARCHAR, max_length=HASH_LENGTH)
-        schema.add_field("idx", DataType.INT64)
+        _add_version_keys(schema)
         schema.add_field("claims", DataType.INT64)
         schema.add_field("chunk_id", DataType.INT64)
         for name in ("speaker", "cue_lemma", "role", "figures", "data", "source_key"):

@@ -285,12 +285,10 @@ def constraint_support(constraints: list[Constraint], context: str, title: str =
     "the company" or "she", so the caller decides with the share. An ``outcome`` is hard
     and left out of the share (the share is a calibrated feature, fitted without it)."""
     haystack = f"{context}\n{title}"
-    if any(c.kind == "outcome" for c in constraints):
-        if not _WIN_WORDS.search(haystack):
-            return constraint_support([c for c in constraints if c.kind != "outcome"], context, title, published)[0], False
-        constraints = [c for c in constraints if c.kind != "outcome"]
+    outcome_ok = all(_WIN_WORDS.search(haystack) for c in constraints if c.kind == "outcome")
+    constraints = [c for c in constraints if c.kind != "outcome"]
     if not constraints:
-        return 1.0, True
+        return 1.0, outcome_ok
     low = haystack.lower()
     hay_words = _words(haystack)
     digits = _digits(haystack) | _digits(published or "")
@@ -309,5 +307,5 @@ def constraint_support(constraints: list[Constraint], context: str, title: str =
         found += int(ok)
         if not ok and c.kind in {"year", "number", "title", "place"}:
             hard_ok = False
-    return found / len(constraints), hard_ok
+    return found / len(constraints), hard_ok and outcome_ok
 
